@@ -62,6 +62,8 @@ type Exclusion struct {
 // Graph is the promotion DAG of one selection.
 type Graph struct {
 	Manifest *manifest.Manifest
+	// From and To are the selected environments' indices, inclusive.
+	From, To int
 	Nodes    []Node
 	Excluded []Exclusion
 
@@ -120,7 +122,7 @@ func Build(m *manifest.Manifest, sel Selection) (*Graph, error) {
 		neverInto = fmt.Sprintf("sandbox service is never promoted into protected environment %q", name)
 		stopsBefore = fmt.Sprintf("sandbox service stops before protected environment %q", name)
 	}
-	g := &Graph{Manifest: m, Nodes: make([]Node, 0, len(m.Services)*(to-from+1))}
+	g := &Graph{Manifest: m, From: from, To: to, Nodes: make([]Node, 0, len(m.Services)*(to-from+1))}
 	nodeOf := make([]int32, len(m.Services)*nEnv)
 	for i := range nodeOf {
 		nodeOf[i] = -1
