@@ -8,47 +8,16 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/promote-dev/promote/internal/actions/actionstest"
 )
 
-// fileCommand is one record of a GITHUB_OUTPUT or GITHUB_ENV file.
-type fileCommand struct {
-	Name, Value string
-	Delim       string // "" for a name=value record
-}
+type fileCommand = actionstest.FileCommand
 
-// parseFileCommands reads a GITHUB_OUTPUT or GITHUB_ENV file the way the
-// runner does: a "name=value" line, or "name<<DELIM" followed by the value's
-// lines up to the first line that is exactly DELIM.
 func parseFileCommands(t *testing.T, data string) []fileCommand {
 	t.Helper()
-	var cmds []fileCommand
-	for data != "" {
-		line, rest, ok := strings.Cut(data, "\n")
-		if !ok {
-			t.Fatalf("file ends without a line break: %q", line)
-		}
-		data = rest
-		if name, delim, ok := strings.Cut(line, "<<"); ok {
-			var lines []string
-			for {
-				l, rest, ok := strings.Cut(data, "\n")
-				if !ok {
-					t.Fatalf("value of %q has no closing delimiter %q", name, delim)
-				}
-				data = rest
-				if l == delim {
-					break
-				}
-				lines = append(lines, l)
-			}
-			cmds = append(cmds, fileCommand{Name: name, Value: strings.Join(lines, "\n"), Delim: delim})
-			continue
-		}
-		name, value, ok := strings.Cut(line, "=")
-		if !ok {
-			t.Fatalf("line %q is neither name=value nor name<<DELIM", line)
-		}
-		cmds = append(cmds, fileCommand{Name: name, Value: value})
+	cmds, err := actionstest.ParseFileCommands(data)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return cmds
 }

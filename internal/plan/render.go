@@ -96,6 +96,9 @@ func (p *Plan) WriteText(w io.Writer) error {
 	if p.Commit != "" {
 		fmt.Fprintf(&b, "Commit %s\n", p.Commit)
 	}
+	if len(p.Nodes) == 0 && p.Selection.ChangedSince != "" {
+		fmt.Fprintf(&b, "No selected service owns any of the %d files changed since %s.\n", p.Selection.ChangedFiles, p.Selection.ChangedSince)
+	}
 	if len(p.Nodes) > 0 {
 		b.WriteString("\n")
 		chains := p.envChains()

@@ -1,0 +1,258 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/promote-dev/promote/internal/actions"
+	"github.com/promote-dev/promote/internal/dag"
+	"github.com/promote-dev/promote/internal/git"
+	"github.com/promote-dev/promote/internal/manifest"
+	"github.com/promote-dev/promote/internal/plan"
+	"github.com/promote-dev/promote/schema"
+)
+
+// maxPlanOutput is the largest plan passed as a step output; GitHub allows 1
+// MB of outputs per job and the matrix needs room too. Larger plans are only
+// written to --plan-file.
+const maxPlanOutput = 512 << 10
+
+type planOptions struct {
+	manifest       string
+	to, from       string
+	services       string
+	changedSince   string
+	withDependents bool
+	output         string
+	planFile       string
+}
+
+func (c *Command) parsePlan(rt *actions.Runtime, args []string) (planOptions, error) {
+	var o planOptions
+	fs := c.flags("plan", "plan [--manifest PATH] [--from ENV] [--to ENV] [--services a,b] [--changed-since REF [--with-dependents]] [--output text|json] [--plan-file PATH]")
+	fs.StringVar(&o.manifest, "manifest", manifest.DefaultFile, "the promotion manifest")
+	fs.StringVar(&o.to, "to", "", "promote up to this environment (default: the last)")
+	fs.StringVar(&o.from, "from", "", "start at this environment (default: the first); earlier ones must have succeeded for the same commit")
+	fs.StringVar(&o.services, "services", "", "comma-separated services to promote (default: all)")
+	fs.StringVar(&o.changedSince, "changed-since", "", "keep only services owning a file changed since the merge base with this git ref")
+	fs.BoolVar(&o.withDependents, "with-dependents", false, "add every service that depends on a selected one")
+	fs.StringVar(&o.output, "output", "text", "what to print: text or json")
+	fs.StringVar(&o.planFile, "plan-file", "", "also write the plan as JSON to this file, for promote run")
+	if err := parse(fs, rt, args); err != nil {
+		return o, err
+	}
+	if o.output != "text" && o.output != "json" {
+		return o, badInput(fmt.Errorf("--output: unknown format %q (expected text or json)", o.output))
+	}
+	return o, nil
+}
+
+func runPlan(ctx context.Context, c *Command, rt *actions.Runtime, args []string) error {
+	o, err := c.parsePlan(rt, args)
+	if err != nil {
+		return err
+	}
+	data, m, err := c.loadManifest(rt, o.manifest, o.output == "json")
+	if err != nil {
+		return err
+	}
+
+	sel := dag.Selection{From: o.from, To: o.to, WithDependents: o.withDependents}
+	for _, s := range strings.Split(o.services, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			sel.Services = append(sel.Services, s)
+		}
+	}
+	dir := filepath.Dir(o.manifest)
+	if o.changedSince != "" {
+		files, err := git.ChangedFiles(ctx, dir, o.changedSince)
+		var re *git.RefError
+		if errors.As(err, &re) {
+			return badInput(fmt.Errorf("--changed-since: %w", err))
+		}
+		if err != nil {
+			return err
+		}
+		sel.FilterChanged, sel.Changed = true, files
+	} else if o.withDependents && len(sel.Services) == 0 {
+		return badInput(errors.New("--with-dependents widens --services or --changed-since; give one of them"))
+	}
+
+	commit := c.Getenv("GITHUB_SHA")
+	if commit == "" {
+		commit, _ = git.Head(ctx, dir) // a plan outside git simply has no commit
+	}
+	p, err := plan.Build(m, sel, plan.Meta{
+		ManifestBytes: data,
+		Commit:        commit,
+		Selection: plan.Selection{
+			Services:       sel.Services,
+			ChangedSince:   o.changedSince,
+			ChangedFiles:   len(sel.Changed),
+			WithDependents: o.withDependents,
+		},
+	})
+	var se *dag.SelectionError
+	if errors.As(err, &se) {
+		return badInput(err)
+	}
+	if err != nil {
+		return err
+	}
+
+	js, err := p.JSON()
+	if err != nil {
+		return err
+	}
+	if o.planFile != "" {
+		if err := os.WriteFile(o.planFile, js, 0o644); err != nil {
+			return fmt.Errorf("write the plan: %w", err)
+		}
+	}
+	if o.output == "json" {
+		if _, err := c.Stdout.Write(js); err != nil {
+			return err
+		}
+	} else if err := p.WriteText(c.Stdout); err != nil {
+		return err
+	}
+	return publishPlan(rt, p, js, o.planFile)
+}
+
+// publishPlan writes the plan's step outputs and job summary in GitHub Actions.
+func publishPlan(rt *actions.Runtime, p *plan.Plan, js []byte, planFile string) error {
+	if !rt.Enabled() {
+		return nil
+	}
+	var md strings.Builder
+	if err := p.WriteMarkdown(&md); err != nil {
+		return err
+	}
+	rt.AddSummary(md.String())
+
+	matrices := p.Matrices()
+	for w, mx := range matrices {
+		if len(mx.Include) > plan.MaxMatrixJobs {
+			_ = rt.Annotate(actions.Annotation{Level: actions.Warning, Title: "Wave too large for one matrix",
+				Message: fmt.Sprintf("wave %d has %d nodes, but a matrix runs at most %d jobs; deploy it with promote run instead", w+1, len(mx.Include), plan.MaxMatrixJobs)})
+		}
+	}
+	matrix, err := json.Marshal(matrices)
+	if err != nil {
+		return err
+	}
+	services, err := json.Marshal(p.Services())
+	if err != nil {
+		return err
+	}
+	outputs := [][2]string{{"matrix", string(matrix)}, {"services", string(services)}}
+	if len(js) <= maxPlanOutput {
+		outputs = append(outputs, [2]string{"plan", string(js)})
+	} else {
+		_ = rt.Annotate(actions.Annotation{Level: actions.Warning, Title: "Plan too large for a step output",
+			Message: fmt.Sprintf("the plan is %d bytes, over the %d bytes Promote passes as the plan output; set plan_file and read the plan from that file", len(js), maxPlanOutput)})
+	}
+	if planFile != "" {
+		outputs = append(outputs, [2]string{"plan_file", planFile})
+	}
+	for _, kv := range outputs {
+		if err := rt.SetOutput(kv[0], kv[1]); err != nil {
+			return fmt.Errorf("set output %s: %w", kv[0], err)
+		}
+	}
+	return nil
+}
+
+// loadManifest reads and parses the manifest. Manifest errors are reported
+// as file:line:col on stderr (or as JSON on stdout), as annotations and in
+// the job summary, and returned as bad input.
+func (c *Command) loadManifest(rt *actions.Runtime, path string, jsonOut bool) ([]byte, *manifest.Manifest, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil, badInput(fmt.Errorf("manifest %q not found; create it (see docs/manifest.md) or pass --manifest PATH", path))
+	}
+	if err != nil {
+		return nil, nil, badInput(fmt.Errorf("read the manifest: %w", err))
+	}
+	m, err := manifest.Parse(path, data)
+	var list manifest.ErrorList
+	if errors.As(err, &list) {
+		c.reportManifestErrors(rt, list, jsonOut)
+		return nil, nil, &exitError{ExitBadInput, reported}
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return data, m, nil
+}
+
+func (c *Command) reportManifestErrors(rt *actions.Runtime, list manifest.ErrorList, jsonOut bool) {
+	if jsonOut {
+		type jsonError struct {
+			File    string `json:"file"`
+			Line    int    `json:"line"`
+			Column  int    `json:"column"`
+			Message string `json:"message"`
+		}
+		out := struct {
+			Errors []jsonError `json:"errors"`
+		}{}
+		for _, e := range list {
+			out.Errors = append(out.Errors, jsonError{e.File, e.Pos.Line, e.Pos.Col, e.Msg})
+			for _, n := range e.Notes {
+				out.Errors = append(out.Errors, jsonError{e.File, n.Pos.Line, n.Pos.Col, n.Msg})
+			}
+		}
+		enc := json.NewEncoder(c.Stdout)
+		enc.SetIndent("", "  ")
+		_ = enc.Encode(out)
+	}
+	fmt.Fprintln(c.Stderr, list.Error())
+	fmt.Fprintf(c.Stderr, "promote: %d problem(s) in the manifest; see docs/manifest.md\n", len(list))
+	if !rt.Enabled() {
+		return
+	}
+	workspace := c.Getenv("GITHUB_WORKSPACE")
+	var md strings.Builder
+	md.WriteString("## Manifest errors\n\n| Location | Problem |\n|---|---|\n")
+	for _, e := range list {
+		file := relativeTo(workspace, e.File)
+		msg := e.Msg
+		for _, n := range e.Notes {
+			msg += fmt.Sprintf("\n%d:%d: %s", n.Pos.Line, n.Pos.Col, n.Msg)
+		}
+		_ = rt.Annotate(actions.Annotation{Level: actions.Error, File: file, Line: e.Pos.Line, Col: e.Pos.Col, Title: "Manifest error", Message: msg})
+		fmt.Fprintf(&md, "| `%s:%d:%d` | %s |\n", file, e.Pos.Line, e.Pos.Col, strings.ReplaceAll(strings.ReplaceAll(msg, "|", `\|`), "\n", "<br>"))
+	}
+	rt.AddSummary(md.String())
+}
+
+// relativeTo makes path relative to the workspace, as annotations want it.
+func relativeTo(workspace, path string) string {
+	if workspace == "" {
+		return filepath.ToSlash(path)
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return filepath.ToSlash(path)
+	}
+	rel, err := filepath.Rel(workspace, abs)
+	if err != nil || strings.HasPrefix(rel, "..") {
+		return filepath.ToSlash(path)
+	}
+	return filepath.ToSlash(rel)
+}
+
+func runSchema(_ context.Context, c *Command, rt *actions.Runtime, args []string) error {
+	fs := c.flags("schema", "schema")
+	if err := parse(fs, rt, args); err != nil {
+		return err
+	}
+	_, err := c.Stdout.Write(schema.JSON)
+	return err
+}
