@@ -46,8 +46,8 @@ func (e *exitError) Unwrap() error { return e.err }
 // badInput marks err as the user's to fix: exit code 2.
 func badInput(err error) error { return &exitError{ExitBadInput, err} }
 
-// reported is an error whose details were already written out.
-var reported = errors.New("reported")
+// errReported is an error whose details were already written out.
+var errReported = errors.New("errReported")
 
 type subcommand struct {
 	name    string
@@ -102,7 +102,7 @@ func (c *Command) exit(rt *actions.Runtime, err error) int {
 	if errors.As(err, &ee) {
 		code = ee.code
 	}
-	if !errors.Is(err, reported) {
+	if !errors.Is(err, errReported) {
 		fmt.Fprintf(c.Stderr, "promote: %s\n", rt.Redact(err.Error()))
 		if code != ExitFindings {
 			_ = rt.Annotate(actions.Annotation{Level: actions.Error, Message: err.Error()})

@@ -168,7 +168,7 @@ func publishPlan(rt *actions.Runtime, p *plan.Plan, js []byte, planFile string) 
 	return nil
 }
 
-// loadManifest reads and parses the manifest. Manifest errors are reported
+// loadManifest reads and parses the manifest. Manifest errors are errReported
 // as file:line:col on stderr (or as JSON on stdout), as annotations and in
 // the job summary, and returned as bad input.
 func (c *Command) loadManifest(rt *actions.Runtime, path string, jsonOut bool) ([]byte, *manifest.Manifest, error) {
@@ -183,7 +183,7 @@ func (c *Command) loadManifest(rt *actions.Runtime, path string, jsonOut bool) (
 	var list manifest.ErrorList
 	if errors.As(err, &list) {
 		c.reportManifestErrors(rt, list, jsonOut)
-		return nil, nil, &exitError{ExitBadInput, reported}
+		return nil, nil, &exitError{ExitBadInput, errReported}
 	}
 	if err != nil {
 		return nil, nil, err

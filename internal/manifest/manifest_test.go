@@ -162,7 +162,7 @@ services:
 
 func TestParseFeatures(t *testing.T) {
 	t.Parallel()
-	m, err := Parse("p.yaml", []byte(`version: 1
+	_, err := Parse("p.yaml", []byte(`version: 1
 defaults:
   deploy: &deploy
     workflow: deploy.yml
@@ -187,7 +187,7 @@ services:
 	if err == nil || !strings.Contains(err.Error(), `unknown key "x-common"`) {
 		t.Fatalf("Parse() = %v, want only the x-common key rejected", err)
 	}
-	m, err = Parse("p.yaml", []byte(`version: 1
+	m, err := Parse("p.yaml", []byte(`version: 1
 defaults:
   deploy: {workflow: deploy.yml, ref: main, inputs: {region: eu-west-1}}
 environments:

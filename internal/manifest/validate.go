@@ -1,6 +1,7 @@
 package manifest
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -99,13 +100,13 @@ func truncate(names []string, n int) []string {
 func validGlob(glob string) error {
 	switch {
 	case !doublestar.ValidatePattern(glob):
-		return fmt.Errorf("malformed pattern (check brackets and braces, and escape a literal one with \\)")
+		return errors.New("malformed pattern: close every bracket and brace, or escape a literal one with a backslash")
 	case strings.HasPrefix(glob, "/"):
-		return fmt.Errorf("paths are relative to the directory of the manifest; drop the leading /")
+		return errors.New("paths are relative to the directory of the manifest; drop the leading /")
 	case strings.HasPrefix(glob, "./"):
-		return fmt.Errorf("paths are matched as git prints them; drop the leading ./")
+		return errors.New("paths are matched as git prints them; drop the leading ./")
 	case slices.Contains(strings.Split(glob, "/"), ".."):
-		return fmt.Errorf("paths may not leave the repository with ..")
+		return errors.New("paths may not climb out of the manifest's directory with a .. segment")
 	}
 	return nil
 }

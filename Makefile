@@ -1,0 +1,55 @@
+# Promote's build. `make demo` and `make test` are the two set-up commands;
+# everything a test needs is installed from here into .tools/.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+GO ?= go
+TOOLS := $(CURDIR)/.tools/bin
+ACTIONLINT_VERSION := v1.7.12
+STATICCHECK_VERSION := v0.8.2
+FUZZTIME ?= 20s
+BENCHTIME ?= 20x
+
+.PHONY: all build test unit fuzz lint bench demo tools clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -o bin/promote ./cmd/promote
+
+tools: $(TOOLS)/actionlint $(TOOLS)/staticcheck
+
+$(TOOLS)/actionlint:
+	GOBIN=$(TOOLS) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
+
+$(TOOLS)/staticcheck:
+	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+
+# Every test: lint, unit and end-to-end tests with the race detector, and a
+# bounded fuzzing run of each parser.
+test: lint unit fuzz
+
+unit:
+	$(GO) test -race -shuffle=on -count=1 ./...
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzManifest$$' -fuzztime $(FUZZTIME) ./internal/manifest
+	$(GO) test -run '^$$' -fuzz '^FuzzEscape$$' -fuzztime 10s ./internal/actions
+
+lint: tools
+	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
+	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted: $$unformatted"; exit 1; fi
+	$(GO) vet ./...
+	$(TOOLS)/staticcheck ./...
+	$(TOOLS)/actionlint .github/workflows/*.yml
+
+# Benchmarks on one core; BENCHMARKS.md records the numbers.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 -benchtime $(BENCHTIME) ./internal/dag ./internal/manifest
+
+# The main job on the example repository's embedded defaults.
+demo: build
+	cd examples && ../bin/promote plan
+
+clean:
+	rm -rf bin .tools
