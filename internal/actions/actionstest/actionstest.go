@@ -19,7 +19,8 @@ type FileCommand struct {
 
 // ParseFileCommands reads a GITHUB_OUTPUT or GITHUB_ENV file the way the
 // runner does: a "name=value" line, or "name<<DELIM" followed by the value's
-// lines up to the first line that is exactly DELIM.
+// lines up to the first line that is exactly DELIM. Empty lines between
+// records are skipped and CRLF line ends are accepted, as by the runner.
 func ParseFileCommands(data string) ([]FileCommand, error) {
 	var cmds []FileCommand
 	for data != "" {
@@ -28,7 +29,11 @@ func ParseFileCommands(data string) ([]FileCommand, error) {
 			return nil, fmt.Errorf("file ends without a line break: %q", line)
 		}
 		data = rest
-		if name, delim, ok := strings.Cut(line, "<<"); ok {
+		line = strings.TrimSuffix(line, "\r")
+		if line == "" {
+			continue
+		}
+		if name, delim, ok := strings.Cut(line, "<<"); ok && !strings.Contains(name, "=") {
 			var lines []string
 			for {
 				l, rest, ok := strings.Cut(data, "\n")
@@ -36,6 +41,7 @@ func ParseFileCommands(data string) ([]FileCommand, error) {
 					return nil, fmt.Errorf("value of %q has no closing delimiter %q", name, delim)
 				}
 				data = rest
+				l = strings.TrimSuffix(l, "\r")
 				if l == delim {
 					break
 				}
@@ -45,12 +51,26 @@ func ParseFileCommands(data string) ([]FileCommand, error) {
 			continue
 		}
 		name, value, ok := strings.Cut(line, "=")
-		if !ok {
+		if !ok || name == "" {
 			return nil, fmt.Errorf("line %q is neither name=value nor name<<DELIM", line)
 		}
 		cmds = append(cmds, FileCommand{Name: name, Value: value})
 	}
 	return cmds, nil
+}
+
+// Values returns the records of a GITHUB_OUTPUT or GITHUB_ENV file by name;
+// a later record of a name wins, as on GitHub.
+func Values(data string) (map[string]string, error) {
+	cmds, err := ParseFileCommands(data)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(cmds))
+	for _, c := range cmds {
+		out[c.Name] = c.Value
+	}
+	return out, nil
 }
 
 // Runner is the environment of one step.
@@ -89,13 +109,9 @@ func (r *Runner) Getenv(name string) string { return r.Env[name] }
 // GitHub.
 func (r *Runner) Outputs(t testing.TB) map[string]string {
 	t.Helper()
-	cmds, err := ParseFileCommands(r.read(t, "GITHUB_OUTPUT"))
+	out, err := Values(r.read(t, "GITHUB_OUTPUT"))
 	if err != nil {
 		t.Fatalf("GITHUB_OUTPUT: %v", err)
-	}
-	out := map[string]string{}
-	for _, c := range cmds {
-		out[c.Name] = c.Value
 	}
 	return out
 }
