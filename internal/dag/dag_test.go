@@ -142,7 +142,7 @@ func TestSelection(t *testing.T) {
 // they finish.
 func TestOrderIsTopological(t *testing.T) {
 	t.Parallel()
-	m, err := manifest.Parse("gen.yaml", manifesttest.Generate(2000, 3))
+	m, err := manifest.Parse("gen.yaml", manifesttest.Generate(2000, 3, 0))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,14 +183,26 @@ func TestOrderIsTopological(t *testing.T) {
 
 // BenchmarkPlan measures the graph, waves, critical path and order, without
 // YAML parsing, for generated manifests of 3 environments and about 3
-// dependencies per service.
+// dependencies per service. "deps=any" draws dependencies from all earlier
+// services, so the passes jump across the whole graph in memory; "deps=near"
+// draws them from the 50 services declared just before, as in a repository
+// whose related services are declared together. The same work on both shows
+// what memory locality, not the algorithm, adds per node on large graphs.
 func BenchmarkPlan(b *testing.B) {
-	for _, services := range []int{1_000, 10_000, 100_000} {
-		m, err := manifest.Parse("gen.yaml", manifesttest.Generate(services, 3))
+	for _, bc := range []struct {
+		services int
+		deps     string
+		window   int
+	}{
+		{1_000, "any", 0}, {10_000, "any", 0}, {100_000, "any", 0},
+		{1_000, "near", 50}, {10_000, "near", 50}, {100_000, "near", 50},
+	} {
+		services := bc.services
+		m, err := manifest.Parse("gen.yaml", manifesttest.Generate(services, 3, bc.window))
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Run(fmt.Sprintf("services=%d", services), func(b *testing.B) {
+		b.Run(fmt.Sprintf("deps=%s/services=%d", bc.deps, services), func(b *testing.B) {
 			var nodes int
 			for b.Loop() {
 				g, err := Build(m, Selection{})

@@ -11,9 +11,10 @@ import (
 // Generate returns the YAML of a manifest with the given number of services
 // in the environments dev, staging and production (protected). Service i
 // depends on up to deps services declared before it, chosen by a seeded
-// random source, so the graph is acyclic and the same for the same arguments.
-// Every tenth service is a sandbox service that nothing depends on.
-func Generate(services, deps int) []byte {
+// random source among the window services just before it (0: among all), so
+// the graph is acyclic and the same for the same arguments. Every tenth
+// service is a sandbox service that nothing depends on.
+func Generate(services, deps, window int) []byte {
 	r := rand.New(rand.NewPCG(uint64(services), uint64(deps)))
 	var b strings.Builder
 	b.Grow(services * 160)
@@ -29,6 +30,9 @@ func Generate(services, deps int) []byte {
 		var ds []string
 		for range min(deps, i) {
 			d := r.IntN(i)
+			if window > 0 && i > window {
+				d = i - 1 - r.IntN(window)
+			}
 			if d%10 == 9 || seen[d] {
 				continue
 			}
