@@ -5,13 +5,13 @@ import (
 	"context"
 	"encoding/json"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/promote-dev/promote/internal/actions/actionstest"
+	"github.com/promote-dev/promote/internal/git/gittest"
 	"github.com/promote-dev/promote/internal/plan"
 )
 
@@ -185,33 +185,12 @@ func TestManifestErrorsInActions(t *testing.T) {
 
 func TestChangedSince(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	gitRun := func(args ...string) {
-		t.Helper()
-		if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
-			t.Fatalf("git %v: %v\n%s", args, err, out)
-		}
-	}
 	data, err := os.ReadFile(example)
 	if err != nil {
 		t.Fatal(err)
 	}
-	write := func(name, content string) {
-		t.Helper()
-		path := filepath.Join(dir, name)
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("promotion.yaml", string(data))
-	write("libs/shared/log.go", "package shared")
-	gitRun("init", "-q", "-b", "main")
-	gitRun("-c", "user.name=t", "-c", "user.email=t@example.com", "add", ".")
-	gitRun("-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "-m", "one")
-	write("libs/shared/log.go", "package shared // changed")
+	dir := gittest.Init(t, map[string]string{"promotion.yaml": string(data), "libs/shared/log.go": "package shared"})
+	gittest.Write(t, dir, "libs/shared/log.go", "package shared // changed")
 
 	manifest := filepath.Join(dir, "promotion.yaml")
 	r := run(t, nil, "plan", "--manifest", manifest, "--changed-since", "main", "--to", "dev", "--with-dependents", "--output", "json")

@@ -3,59 +3,26 @@ package git
 import (
 	"context"
 	"errors"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/promote-dev/promote/internal/git/gittest"
 )
 
-// repo makes a git repository with one commit on main and returns its path.
 func repo(t *testing.T) string {
 	t.Helper()
-	dir := t.TempDir()
-	for _, args := range [][]string{
-		{"init", "-q", "-b", "main"},
-		{"config", "user.email", "t@example.com"},
-		{"config", "user.name", "t"},
-	} {
-		gitRun(t, dir, args...)
-	}
-	write(t, dir, "app/a/main.go", "package a")
-	write(t, dir, "app/b/old.go", "package b")
-	write(t, dir, "README.md", "hi")
-	gitRun(t, dir, "add", ".")
-	gitRun(t, dir, "commit", "-q", "-m", "one")
-	return dir
-}
-
-func gitRun(t *testing.T, dir string, args ...string) {
-	t.Helper()
-	if out, err := exec.Command("git", append([]string{"-C", dir}, args...)...).CombinedOutput(); err != nil {
-		t.Fatalf("git %v: %v\n%s", args, err, out)
-	}
-}
-
-func write(t *testing.T, dir, name, content string) {
-	t.Helper()
-	path := filepath.Join(dir, name)
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	return gittest.Init(t, map[string]string{"app/a/main.go": "package a", "app/b/old.go": "package b", "README.md": "hi"})
 }
 
 func TestChangedFiles(t *testing.T) {
 	t.Parallel()
 	dir := repo(t)
-	gitRun(t, dir, "checkout", "-q", "-b", "feature")
-	write(t, dir, "app/a/main.go", "package a // changed")
-	gitRun(t, dir, "mv", "app/b/old.go", "app/b/new.go")
-	gitRun(t, dir, "commit", "-q", "-am", "two")
-	write(t, dir, "README.md", "uncommitted")
+	gittest.Run(t, dir, "checkout", "-q", "-b", "feature")
+	gittest.Write(t, dir, "app/a/main.go", "package a // changed")
+	gittest.Run(t, dir, "mv", "app/b/old.go", "app/b/new.go")
+	gittest.Run(t, dir, "commit", "-q", "-am", "two")
+	gittest.Write(t, dir, "README.md", "uncommitted")
 
 	ctx := context.Background()
 	got, err := ChangedFiles(ctx, dir, "main")
