@@ -80,16 +80,23 @@ type Node struct {
 	Wave              int    `json:"wave"`
 	// Needs are the plan's nodes this one waits for.
 	Needs []string `json:"needs"`
-	// Requires names the node of the previous environment, outside the plan,
-	// that must have succeeded for the same commit.
-	Requires          string `json:"requires,omitempty"`
-	SoakSeconds       int64  `json:"soak_seconds"`
-	ExpectedSeconds   int64  `json:"expected_seconds"`
-	EarliestStartSecs int64  `json:"earliest_start_seconds"`
+	// Requires is the node of the previous environment, outside the plan
+	// (before --from), that must have succeeded for the same commit.
+	Requires          *Requirement `json:"requires,omitempty"`
+	SoakSeconds       int64        `json:"soak_seconds"`
+	ExpectedSeconds   int64        `json:"expected_seconds"`
+	EarliestStartSecs int64        `json:"earliest_start_seconds"`
 	// PrioritySeconds is the node's expected duration plus the longest chain
 	// that must follow it; the scheduler starts the largest first.
 	PrioritySeconds int64 `json:"priority_seconds"`
 	Critical        bool  `json:"critical"`
+}
+
+// Requirement is a node outside the plan that must already have succeeded.
+type Requirement struct {
+	ID                string `json:"id"`
+	Environment       string `json:"environment"`
+	GitHubEnvironment string `json:"github_environment"`
 }
 
 // Deploy is how a node is deployed.
@@ -191,7 +198,8 @@ func New(g *dag.Graph, a *dag.Analysis, meta Meta) *Plan {
 			Critical:          critical[v],
 		}
 		if n.Requires {
-			node.Requires = svc.Name + "@" + m.Environments[n.Env-1].Name
+			prev := m.Environments[n.Env-1]
+			node.Requires = &Requirement{ID: svc.Name + "@" + prev.Name, Environment: prev.Name, GitHubEnvironment: prev.GitHubName(svc.Name)}
 		}
 		for _, w := range g.Preds(v) {
 			u := int(w)

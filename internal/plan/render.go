@@ -269,8 +269,8 @@ func (p *Plan) writeTable(b *strings.Builder) {
 		for j, need := range n.Needs {
 			needs[j] = "`" + need + "`"
 		}
-		if n.Requires != "" {
-			needs = append(needs, "`"+n.Requires+"` (done before)")
+		if n.Requires != nil {
+			needs = append(needs, "`"+n.Requires.ID+"` (done before)")
 		}
 		fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s | %s |\n", n.Wave+1, name, cell(n.GitHubEnvironment), deploy,
 			strings.Join(needs, ", "), Duration(n.ExpectedSeconds), Duration(n.EarliestStartSecs))
