@@ -58,6 +58,7 @@ type subcommand struct {
 func subcommands() []subcommand {
 	return []subcommand{
 		{"plan", "compute the promotion plan of a manifest and show it", runPlan},
+		{"run", "promote: deploy the plan's nodes in dependency order, in parallel", runRun},
 		{"schema", "print the JSON Schema of promotion.yaml", runSchema},
 		{"version", "print promote's version", runVersion},
 	}

@@ -22,7 +22,7 @@ type result struct {
 	stdout, stderr string
 }
 
-func run(t *testing.T, getenv func(string) string, args ...string) result {
+func promote(t *testing.T, getenv func(string) string, args ...string) result {
 	t.Helper()
 	if getenv == nil {
 		getenv = func(string) string { return "" }
@@ -61,7 +61,7 @@ func TestExitCodes(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.what, func(t *testing.T) {
 			t.Parallel()
-			r := run(t, nil, tt.args...)
+			r := promote(t, nil, tt.args...)
 			if r.code != tt.code {
 				t.Errorf("promote %v exited %d, want %d\nstderr: %s", tt.args, r.code, tt.code, r.stderr)
 			}
@@ -78,7 +78,7 @@ func TestExitCodes(t *testing.T) {
 func TestPlanJSON(t *testing.T) {
 	t.Parallel()
 	file := filepath.Join(t.TempDir(), "plan.json")
-	r := run(t, nil, "plan", "--manifest", example, "--output", "json", "--to", "staging", "--services", "service-b, service-c", "--plan-file", file)
+	r := promote(t, nil, "plan", "--manifest", example, "--output", "json", "--to", "staging", "--services", "service-b, service-c", "--plan-file", file)
 	if r.code != ExitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -96,7 +96,7 @@ func TestPlanJSON(t *testing.T) {
 
 func TestManifestErrorsJSON(t *testing.T) {
 	t.Parallel()
-	r := run(t, nil, "plan", "--manifest", "../../examples/broken/unknown-dependency.yaml", "--output", "json")
+	r := promote(t, nil, "plan", "--manifest", "../../examples/broken/unknown-dependency.yaml", "--output", "json")
 	var out struct {
 		Errors []struct {
 			File         string
@@ -126,7 +126,7 @@ func TestPlanInActions(t *testing.T) {
 		"INPUT_PLAN_FILE": "", // an empty input means the default
 		"GITHUB_SHA":      "0123456789abcdef0123456789abcdef01234567",
 	})
-	r := run(t, runner.Getenv, "plan")
+	r := promote(t, runner.Getenv, "plan")
 	if r.code != ExitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -165,7 +165,7 @@ func TestManifestErrorsInActions(t *testing.T) {
 	}
 	runner := actionstest.NewRunner(t, map[string]string{"INPUT_MANIFEST": filepath.Join(dir, "promotion.yaml")})
 	runner.Env["GITHUB_WORKSPACE"] = dir
-	r := run(t, runner.Getenv, "plan")
+	r := promote(t, runner.Getenv, "plan")
 	if r.code != ExitBadInput {
 		t.Fatalf("exit %d, want %d", r.code, ExitBadInput)
 	}
@@ -193,7 +193,7 @@ func TestChangedSince(t *testing.T) {
 	gittest.Write(t, dir, "libs/shared/log.go", "package shared // changed")
 
 	manifest := filepath.Join(dir, "promotion.yaml")
-	r := run(t, nil, "plan", "--manifest", manifest, "--changed-since", "main", "--to", "dev", "--with-dependents", "--output", "json")
+	r := promote(t, nil, "plan", "--manifest", manifest, "--changed-since", "main", "--to", "dev", "--with-dependents", "--output", "json")
 	if r.code != ExitOK {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
@@ -205,7 +205,7 @@ func TestChangedSince(t *testing.T) {
 		t.Errorf("services = %v from %d changed files, want service-b and its dependent service-c from 1", got, p.Selection.ChangedFiles)
 	}
 
-	r = run(t, nil, "plan", "--manifest", manifest, "--changed-since", "nope")
+	r = promote(t, nil, "plan", "--manifest", manifest, "--changed-since", "nope")
 	if r.code != ExitBadInput || !strings.Contains(r.stderr, "fetch-depth: 0") {
 		t.Errorf("unknown ref: exit %d, stderr %q; want 2 and how to fix it", r.code, r.stderr)
 	}

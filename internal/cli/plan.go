@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -22,25 +23,35 @@ import (
 // written to --plan-file.
 const maxPlanOutput = 512 << 10
 
-type planOptions struct {
+// selection holds the flags that choose what a plan covers; plan and run
+// share them.
+type selection struct {
 	manifest       string
 	to, from       string
 	services       string
 	changedSince   string
 	withDependents bool
-	output         string
-	planFile       string
+}
+
+func (s *selection) register(fs *flag.FlagSet) {
+	fs.StringVar(&s.manifest, "manifest", manifest.DefaultFile, "the promotion manifest")
+	fs.StringVar(&s.to, "to", "", "promote up to this environment (default: the last)")
+	fs.StringVar(&s.from, "from", "", "start at this environment (default: the first); earlier ones must have succeeded for the same commit")
+	fs.StringVar(&s.services, "services", "", "comma-separated services to promote (default: all)")
+	fs.StringVar(&s.changedSince, "changed-since", "", "keep only services owning a file changed since the merge base with this git ref")
+	fs.BoolVar(&s.withDependents, "with-dependents", false, "add every service that depends on a selected one")
+}
+
+type planOptions struct {
+	selection
+	output   string
+	planFile string
 }
 
 func (c *Command) parsePlan(rt *actions.Runtime, args []string) (planOptions, error) {
 	var o planOptions
 	fs := c.flags("plan", "plan [--manifest PATH] [--from ENV] [--to ENV] [--services a,b] [--changed-since REF [--with-dependents]] [--output text|json] [--plan-file PATH]")
-	fs.StringVar(&o.manifest, "manifest", manifest.DefaultFile, "the promotion manifest")
-	fs.StringVar(&o.to, "to", "", "promote up to this environment (default: the last)")
-	fs.StringVar(&o.from, "from", "", "start at this environment (default: the first); earlier ones must have succeeded for the same commit")
-	fs.StringVar(&o.services, "services", "", "comma-separated services to promote (default: all)")
-	fs.StringVar(&o.changedSince, "changed-since", "", "keep only services owning a file changed since the merge base with this git ref")
-	fs.BoolVar(&o.withDependents, "with-dependents", false, "add every service that depends on a selected one")
+	o.selection.register(fs)
 	fs.StringVar(&o.output, "output", "text", "what to print: text or json")
 	fs.StringVar(&o.planFile, "plan-file", "", "also write the plan as JSON to this file, for promote run")
 	if err := parse(fs, rt, args); err != nil {
@@ -52,35 +63,31 @@ func (c *Command) parsePlan(rt *actions.Runtime, args []string) (planOptions, er
 	return o, nil
 }
 
-func runPlan(ctx context.Context, c *Command, rt *actions.Runtime, args []string) error {
-	o, err := c.parsePlan(rt, args)
+// buildPlan reads the manifest and computes the plan of a selection.
+func (c *Command) buildPlan(ctx context.Context, rt *actions.Runtime, s selection, jsonErrors bool) (*plan.Plan, error) {
+	data, m, err := c.loadManifest(rt, s.manifest, jsonErrors)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	data, m, err := c.loadManifest(rt, o.manifest, o.output == "json")
-	if err != nil {
-		return err
-	}
-
-	sel := dag.Selection{From: o.from, To: o.to, WithDependents: o.withDependents}
-	for _, s := range strings.Split(o.services, ",") {
-		if s = strings.TrimSpace(s); s != "" {
-			sel.Services = append(sel.Services, s)
+	sel := dag.Selection{From: s.from, To: s.to, WithDependents: s.withDependents}
+	for _, name := range strings.Split(s.services, ",") {
+		if name = strings.TrimSpace(name); name != "" {
+			sel.Services = append(sel.Services, name)
 		}
 	}
-	dir := filepath.Dir(o.manifest)
-	if o.changedSince != "" {
-		files, err := git.ChangedFiles(ctx, dir, o.changedSince)
+	dir := filepath.Dir(s.manifest)
+	if s.changedSince != "" {
+		files, err := git.ChangedFiles(ctx, dir, s.changedSince)
 		var re *git.RefError
 		if errors.As(err, &re) {
-			return badInput(fmt.Errorf("--changed-since: %w", err))
+			return nil, badInput(fmt.Errorf("--changed-since: %w", err))
 		}
 		if err != nil {
-			return err
+			return nil, err
 		}
 		sel.FilterChanged, sel.Changed = true, files
-	} else if o.withDependents && len(sel.Services) == 0 {
-		return badInput(errors.New("--with-dependents widens --services or --changed-since; give one of them"))
+	} else if s.withDependents && len(sel.Services) == 0 {
+		return nil, badInput(errors.New("--with-dependents widens --services or --changed-since; give one of them"))
 	}
 
 	commit := c.Getenv("GITHUB_SHA")
@@ -92,19 +99,27 @@ func runPlan(ctx context.Context, c *Command, rt *actions.Runtime, args []string
 		Commit:        commit,
 		Selection: plan.Selection{
 			Services:       sel.Services,
-			ChangedSince:   o.changedSince,
+			ChangedSince:   s.changedSince,
 			ChangedFiles:   len(sel.Changed),
-			WithDependents: o.withDependents,
+			WithDependents: s.withDependents,
 		},
 	})
 	var se *dag.SelectionError
 	if errors.As(err, &se) {
-		return badInput(err)
+		return nil, badInput(err)
 	}
+	return p, err
+}
+
+func runPlan(ctx context.Context, c *Command, rt *actions.Runtime, args []string) error {
+	o, err := c.parsePlan(rt, args)
 	if err != nil {
 		return err
 	}
-
+	p, err := c.buildPlan(ctx, rt, o.selection, o.output == "json")
+	if err != nil {
+		return err
+	}
 	js, err := p.JSON()
 	if err != nil {
 		return err

@@ -1,15 +1,18 @@
-// Package clock is the time Promote's scheduler, GitHub client and the
-// in-memory GitHub run on: the real one, or a scaled one on which minutes of
-// simulated promotion pass in milliseconds, for tests and benchmarks.
+// Package clock is the time Promote's scheduler, its GitHub executor and the
+// in-memory GitHub run on: the real one; a scaled one on which minutes of
+// simulated promotion pass in milliseconds, for tests and benchmarks; and a
+// manual one that moves only when told to.
 package clock
 
 import (
 	"context"
+	"sync"
 	"time"
 )
 
 // Clock tells the time and sleeps.
 type Clock interface {
+	// Now returns the current time.
 	Now() time.Time
 	// Sleep waits for d or until ctx is done, whichever is first, and
 	// returns ctx's error in the second case.
@@ -25,6 +28,7 @@ func (Real) Now() time.Time { return time.Now() }
 // Sleep waits for d or ctx.
 func (Real) Sleep(ctx context.Context, d time.Duration) error { return sleep(ctx, d) }
 
+// sleep waits for the real duration d or for ctx.
 func sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
@@ -39,31 +43,69 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// Scaled is a clock that runs Scale times faster than the wall clock, from
-// the moment it was made.
+// Scaled runs Scale times faster than the wall clock, starting at the wall
+// time of its creation.
 type Scaled struct {
-	Scale float64
-	start time.Time
-	base  time.Time
+	scale float64
+	wall  time.Time // creation time without a monotonic reading
+	mono  time.Time // creation time with one, to measure elapsed time
 }
 
-// NewScaled returns a clock on which a simulated second passes in
-// 1/scale real seconds. Its time starts at the current wall time.
+// NewScaled returns a clock whose time starts now and runs scale times faster
+// than real time: with scale 60000, a simulated minute passes in a real
+// millisecond, and Sleep(ctx, time.Minute) returns after one millisecond. A
+// scale of zero or less means 1.
 func NewScaled(scale float64) *Scaled {
+	if scale <= 0 {
+		scale = 1
+	}
 	now := time.Now()
-	return &Scaled{Scale: scale, start: now, base: now}
+	return &Scaled{scale: scale, wall: now.Round(0), mono: now}
 }
 
 // Now returns the simulated time.
 func (c *Scaled) Now() time.Time {
-	elapsed := time.Since(c.start)
-	return c.base.Add(time.Duration(float64(elapsed) * c.Scale))
+	return c.wall.Add(time.Duration(float64(time.Since(c.mono)) * c.scale))
 }
 
 // Sleep waits for the simulated duration d.
 func (c *Scaled) Sleep(ctx context.Context, d time.Duration) error {
-	return sleep(ctx, time.Duration(float64(d)/c.Scale))
+	return sleep(ctx, time.Duration(float64(d)/c.scale))
 }
 
-// Real converts a simulated duration to the wall-clock time it takes.
-func (c *Scaled) Real(d time.Duration) time.Duration { return time.Duration(float64(d) / c.Scale) }
+// Manual is a clock that only moves when told to, for tests that step
+// through states. Sleep advances it instead of blocking, as if the caller
+// were alone in the world and slept.
+type Manual struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+// NewManual returns a Manual clock showing start.
+func NewManual(start time.Time) *Manual { return &Manual{now: start} }
+
+// Now returns the clock's time.
+func (c *Manual) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// Advance moves the clock forward by d.
+func (c *Manual) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}
+
+// Sleep advances the clock by d and returns at once, unless ctx is already
+// done.
+func (c *Manual) Sleep(ctx context.Context, d time.Duration) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if d > 0 {
+		c.Advance(d)
+	}
+	return nil
+}

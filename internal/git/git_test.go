@@ -42,6 +42,9 @@ func TestChangedFiles(t *testing.T) {
 		t.Errorf("ChangedFiles(main) in app/ (-want +got):\n%s", diff)
 	}
 
+	if b, err := Branch(ctx, dir); b != "feature" || err != nil {
+		t.Errorf("Branch() = %q, %v; want feature", b, err)
+	}
 	head, err := Head(ctx, dir)
 	if err != nil || len(head) != 40 {
 		t.Errorf("Head() = %q, %v; want a commit", head, err)

@@ -23,10 +23,14 @@ type Executor interface {
 }
 
 // Resumer is an Executor that can tell whether a node already succeeded for
-// the plan's commit, so that a rerun only does what is left.
+// the plan's commit, so that a rerun only does what is left. It returns
+// ErrNoRecord when it keeps no record of such nodes.
 type Resumer interface {
 	Succeeded(ctx context.Context, n *plan.Node) (done bool, detail string, err error)
 }
+
+// ErrNoRecord is a Resumer's answer for a node whose past it cannot know.
+var ErrNoRecord = errors.New("no record of earlier promotions")
 
 // Phase is what a running node is doing.
 type Phase string

@@ -213,13 +213,17 @@ func (s *scheduler) work(ctx context.Context, n *node) {
 			finish(nil, detail)
 			return
 		}
-		if err != nil {
+		if err != nil && !errors.Is(err, ErrNoRecord) {
 			report(Update{Message: fmt.Sprintf("could not check for an earlier success, deploying: %v", err)})
 		}
 		if req := n.plan.Requires; req != nil {
 			prev := &plan.Node{ID: req.ID, Service: n.plan.Service, Environment: req.Environment, GitHubEnvironment: req.GitHubEnvironment}
 			ok, _, err := r.Succeeded(ctx, prev)
-			if err != nil {
+			switch {
+			case errors.Is(err, ErrNoRecord):
+				report(Update{Message: fmt.Sprintf("cannot verify that %s succeeded earlier: %v", req.ID, err)})
+				ok = true
+			case err != nil:
 				finish(fmt.Errorf("check that %s succeeded for commit %s: %w", req.ID, s.plan.Commit, err), "")
 				return
 			}
@@ -328,10 +332,12 @@ func (s *scheduler) succeed(ctx context.Context, n *node, now time.Time, resumed
 	for i, j := range n.succs {
 		m := s.nodes[j]
 		m.remaining--
+		t := now
 		if n.promotion[i] {
-			if t := now.Add(time.Duration(m.plan.SoakSeconds) * time.Second); t.After(m.readyAt) {
-				m.readyAt = t
-			}
+			t = now.Add(time.Duration(m.plan.SoakSeconds) * time.Second)
+		}
+		if t.After(m.readyAt) {
+			m.readyAt = t
 		}
 		if m.remaining == 0 && m.status.State == Pending {
 			s.makeReady(ctx, m)

@@ -81,6 +81,10 @@ func (s *Status) WriteFile(path string) error {
 		return fmt.Errorf("write status: %w", err)
 	}
 	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o644); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write status: %w", err)
+	}
 	if _, err := tmp.Write(append(data, '\n')); err != nil {
 		tmp.Close()
 		return fmt.Errorf("write status: %w", err)

@@ -1,0 +1,603 @@
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	gh "github.com/google/go-github/v60/github"
+	"github.com/promote-dev/promote/internal/clock"
+	"github.com/promote-dev/promote/internal/github"
+	"github.com/promote-dev/promote/internal/plan"
+	"github.com/promote-dev/promote/internal/run"
+)
+
+// GitHub deploys a node through GitHub: it records a Deployment of the commit
+// in the node's GitHub environment (task "deploy:<service>"), takes the
+// service@environment lock, dispatches the service's deploy workflow with
+// inputs service, environment, ref and deployment_id, follows the run
+// (reporting approval waits) and keeps the Deployment's status true: queued
+// when dispatched, in_progress when the run starts, then success, failure or
+// error. Promote's Deployment is the one record of the node: the deploy
+// job names its environment with `deployment: false`, so that GitHub still
+// applies required reviewers and wait timers but creates no second record.
+//
+// Lock: a node's Deployment is its ticket. After creating it, the node waits
+// while an active Deployment (queued, in_progress or pending, or without a
+// status yet) with a lower id exists for the same environment and service;
+// ids grow monotonically, so of two runs that start at once exactly one goes
+// first. A ticket whose status has not changed for LockLease is stale (its
+// run died) and ignored.
+type GitHub struct {
+	Client      *github.Client
+	Commit      string // the commit promoted, the Deployments' ref
+	DispatchRef string // the branch or tag workflows are dispatched on, unless a service sets deploy.ref
+	RunURL      string // this promote run, recorded in each Deployment's payload
+	ServerURL   string // https://github.com, for links
+	LockTimeout time.Duration
+	LockLease   time.Duration
+	Clock       clock.Clock
+	Poll        github.Backoff
+
+	resumeOnce sync.Once
+	resumeErr  error
+	earlier    map[string][]*gh.Deployment // environment + "\x00" + task → deployments of Commit, newest first
+}
+
+// ErrNoWorkflow is a deploy workflow the repository does not have.
+var ErrNoWorkflow = errors.New("no such workflow")
+
+// Defaults for the zero fields of GitHub.
+const (
+	DefaultLockTimeout = 10 * time.Minute
+	DefaultLockLease   = 6 * time.Hour
+)
+
+func (g *GitHub) init() {
+	if g.Clock == nil {
+		g.Clock = clock.Real{}
+	}
+	if g.LockTimeout <= 0 {
+		g.LockTimeout = DefaultLockTimeout
+	}
+	if g.LockLease <= 0 {
+		g.LockLease = DefaultLockLease
+	}
+	if g.Poll.Min <= 0 {
+		g.Poll = github.Backoff{Min: 3 * time.Second, Max: 30 * time.Second, Factor: 1.5}
+	}
+	if g.ServerURL == "" {
+		g.ServerURL = "https://github.com"
+	}
+}
+
+func task(service string) string { return "deploy:" + service }
+
+// activeStates are the Deployment states of a promotion that has not ended.
+var activeStates = map[string]bool{"queued": true, "in_progress": true, "pending": true}
+
+// Deploy promotes one node; see GitHub.
+func (g *GitHub) Deploy(ctx context.Context, n *plan.Node, attempt int, report func(run.Update)) error {
+	g.init()
+	var calls atomic.Int64
+	ctx = github.WithCallCounter(ctx, &calls)
+	send := func(u run.Update) {
+		u.Calls = int(calls.Swap(0))
+		report(u)
+	}
+	repo := g.Client.Repo
+	owner := g.Client.Owner
+
+	d, err := g.createDeployment(ctx, n, attempt)
+	if err != nil {
+		send(run.Update{})
+		return err
+	}
+	id := d.GetID()
+	envLink := fmt.Sprintf("%s/%s/%s/deployments/%s", g.ServerURL, owner, repo, url.PathEscape(n.GitHubEnvironment))
+	send(run.Update{DeploymentID: id, DeploymentURL: envLink})
+
+	// From here on the Deployment exists: every way out leaves it in a
+	// terminal status.
+	st := &tracker{g: g, id: id}
+	defer func() { send(run.Update{}) }()
+	fail := func(state string, err error) error {
+		st.set(context.WithoutCancel(ctx), state, truncate(err.Error()), "")
+		return err
+	}
+
+	if err := g.lock(ctx, n, id, send); err != nil {
+		if ctx.Err() != nil {
+			return fail("error", fmt.Errorf("cancelled while waiting for the lock: %w", context.Cause(ctx)))
+		}
+		return fail("error", err)
+	}
+
+	ref := n.Deploy.Ref
+	if ref == "" {
+		ref = g.DispatchRef
+	}
+	inputs := map[string]any{"service": n.Service, "environment": n.Environment, "ref": g.Commit, "deployment_id": strconv.FormatInt(id, 10)}
+	for k, v := range n.Deploy.Inputs {
+		inputs[k] = v
+	}
+	if err := st.set(ctx, "queued", "dispatching "+n.Deploy.Workflow, ""); err != nil {
+		// The status is cosmetic at this point; the dispatch decides.
+		send(run.Update{Message: "could not set the queued status: " + err.Error()})
+	}
+	dispatchedAt := g.Clock.Now()
+	runID, err := g.dispatch(ctx, n, ref, inputs, id, dispatchedAt)
+	if err != nil {
+		if ctx.Err() != nil {
+			return fail("error", fmt.Errorf("cancelled before the workflow started: %w", context.Cause(ctx)))
+		}
+		// Nothing runs: an unanswered 5xx left no run behind (dispatch
+		// checked), so the attempt may be retried with a new Deployment.
+		return fail("error", err)
+	}
+	runLink := fmt.Sprintf("%s/%s/%s/actions/runs/%d", g.ServerURL, owner, repo, runID)
+	send(run.Update{Phase: run.PhaseQueued, RunURL: runLink})
+	return g.follow(ctx, n, st, runID, runLink, send)
+}
+
+// tracker posts a Deployment's statuses, skipping repeats.
+type tracker struct {
+	g    *GitHub
+	id   int64
+	last string
+}
+
+func (t *tracker) set(ctx context.Context, state, description, logURL string) error {
+	if state == t.last && (state == "queued" || state == "in_progress") {
+		return nil
+	}
+	req := &gh.DeploymentStatusRequest{State: gh.String(state), Description: gh.String(truncate(description))}
+	if logURL != "" {
+		req.LogURL = gh.String(logURL)
+	}
+	c := t.g.Client
+	if ctx.Err() != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+	}
+	_, _, err := c.GH.Repositories.CreateDeploymentStatus(ctx, c.Owner, c.Repo, t.id, req)
+	if err != nil {
+		return fmt.Errorf("set deployment #%d to %s: %w", t.id, state, err)
+	}
+	t.last = state
+	return nil
+}
+
+// truncate keeps a description within GitHub's 140 characters.
+func truncate(s string) string {
+	if r := []rune(s); len(r) > 140 {
+		return string(r[:139]) + "…"
+	}
+	return s
+}
+
+// createDeployment records the node's Deployment. A write whose answer was
+// lost is looked up by its nonce before it is sent again.
+func (g *GitHub) createDeployment(ctx context.Context, n *plan.Node, attempt int) (*gh.Deployment, error) {
+	c := g.Client
+	nonce := fmt.Sprintf("%s/%d/%d", n.ID, attempt, g.Clock.Now().UnixNano())
+	req := &gh.DeploymentRequest{
+		Ref:                   gh.String(g.Commit),
+		Task:                  gh.String(task(n.Service)),
+		AutoMerge:             gh.Bool(false),
+		RequiredContexts:      &[]string{},
+		Environment:           gh.String(n.GitHubEnvironment),
+		Description:           gh.String(truncate("promote " + n.ID)),
+		ProductionEnvironment: gh.Bool(n.Protected),
+		TransientEnvironment:  gh.Bool(false),
+		Payload: map[string]any{"promote": map[string]any{
+			"node": n.ID, "service": n.Service, "environment": n.Environment,
+			"run_url": g.RunURL, "attempt": attempt, "nonce": nonce,
+		}},
+	}
+	for try := 0; ; try++ {
+		d, _, err := c.GH.Repositories.CreateDeployment(ctx, c.Owner, c.Repo, req)
+		if err == nil {
+			return d, nil
+		}
+		var amb *github.AmbiguousError
+		if !errors.As(err, &amb) || try > 0 {
+			return nil, g.classify(fmt.Errorf("create the deployment of %s: %w", n.ID, err))
+		}
+		if d, ferr := g.findByNonce(ctx, n, nonce); ferr == nil && d != nil {
+			return d, nil
+		}
+	}
+}
+
+func (g *GitHub) findByNonce(ctx context.Context, n *plan.Node, nonce string) (*gh.Deployment, error) {
+	c := g.Client
+	ds, _, err := c.GH.Repositories.ListDeployments(ctx, c.Owner, c.Repo, &gh.DeploymentsListOptions{
+		SHA: g.Commit, Task: task(n.Service), Environment: n.GitHubEnvironment, ListOptions: gh.ListOptions{PerPage: 30}})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range ds {
+		if payloadField(d, "nonce") == nonce {
+			return d, nil
+		}
+	}
+	return nil, nil
+}
+
+func payloadField(d *gh.Deployment, key string) string {
+	var p struct {
+		Promote map[string]any `json:"promote"`
+	}
+	if len(d.Payload) == 0 || json.Unmarshal(d.Payload, &p) != nil {
+		return ""
+	}
+	s, _ := p.Promote[key].(string)
+	return s
+}
+
+// latestState returns a Deployment's newest status, "" when it has none.
+func (g *GitHub) latestState(ctx context.Context, id int64) (*gh.DeploymentStatus, error) {
+	c := g.Client
+	ss, _, err := c.GH.Repositories.ListDeploymentStatuses(ctx, c.Owner, c.Repo, id, &gh.ListOptions{PerPage: 1})
+	if err != nil || len(ss) == 0 {
+		return nil, err
+	}
+	return ss[0], nil
+}
+
+// lock waits until no earlier active Deployment of the same service and
+// environment remains, or fails after LockTimeout naming the holder.
+func (g *GitHub) lock(ctx context.Context, n *plan.Node, id int64, send func(run.Update)) error {
+	c := g.Client
+	deadline := g.Clock.Now().Add(g.LockTimeout)
+	poll := g.Poll
+	for {
+		ds, _, err := c.GH.Repositories.ListDeployments(ctx, c.Owner, c.Repo, &gh.DeploymentsListOptions{
+			Task: task(n.Service), Environment: n.GitHubEnvironment, ListOptions: gh.ListOptions{PerPage: 100}})
+		if err != nil {
+			return g.classify(fmt.Errorf("list deployments to lock %s: %w", n.ID, err))
+		}
+		holder, err := g.holder(ctx, ds, id)
+		if err != nil {
+			return g.classify(err)
+		}
+		if holder == nil {
+			return nil
+		}
+		who := fmt.Sprintf("deployment #%d", holder.GetID())
+		if u := payloadField(holder, "run_url"); u != "" {
+			who += " by " + u
+		}
+		if !g.Clock.Now().Before(deadline) {
+			return fmt.Errorf("%s is being promoted by %s; gave up after waiting %s (raise --lock-timeout, or cancel that run)", n.ID, who, g.LockTimeout)
+		}
+		send(run.Update{Phase: run.PhaseLocked, Message: "waiting for " + who})
+		if err := g.Clock.Sleep(ctx, poll.Next(false)); err != nil {
+			return err
+		}
+	}
+}
+
+// holder returns the earliest active Deployment older than ours, if any.
+func (g *GitHub) holder(ctx context.Context, ds []*gh.Deployment, ours int64) (*gh.Deployment, error) {
+	now := g.Clock.Now()
+	var holder *gh.Deployment
+	for _, d := range ds { // newest first
+		if d.GetID() >= ours {
+			continue
+		}
+		created := d.GetCreatedAt().Time
+		if now.Sub(created) > g.LockLease {
+			break // older ones are older still
+		}
+		s, err := g.latestState(ctx, d.GetID())
+		if err != nil {
+			return nil, fmt.Errorf("read the status of deployment #%d: %w", d.GetID(), err)
+		}
+		switch {
+		case s == nil:
+			// Created, no status yet: its promotion is starting, unless it
+			// died right there.
+			if now.Sub(created) < 10*time.Minute {
+				holder = d
+			}
+		case activeStates[s.GetState()] && now.Sub(s.GetUpdatedAt().Time) < g.LockLease:
+			holder = d
+		}
+	}
+	return holder, nil
+}
+
+// dispatch starts the deploy workflow and returns its run. A dispatch whose
+// answer was lost is not repeated blindly: the run is looked up first.
+func (g *GitHub) dispatch(ctx context.Context, n *plan.Node, ref string, inputs map[string]any, id int64, at time.Time) (int64, error) {
+	for try := 0; ; try++ {
+		d, err := g.Client.Dispatch(ctx, n.Deploy.Workflow, ref, inputs)
+		var amb *github.AmbiguousError
+		switch {
+		case err == nil && d.RunID != 0:
+			return d.RunID, nil
+		case err == nil || (errors.As(err, &amb) && try == 0):
+			// No run id (an older GitHub), or no answer: find the run by the
+			// deployment id in its name.
+			runID, ferr := g.findRun(ctx, n, id, at, err == nil)
+			if ferr == nil && runID != 0 {
+				return runID, nil
+			}
+			if err == nil {
+				return 0, ferr
+			}
+		default:
+			return 0, g.classify(fmt.Errorf("dispatch %s on %s: %w", n.Deploy.Workflow, ref, err))
+		}
+	}
+}
+
+// findRun looks for the run of a dispatch among recent workflow_dispatch
+// runs, by "#<deployment id>" in its name: the deploy workflow's run-name
+// must contain it (see the README). With wait, it keeps looking for a while,
+// since runs appear in listings a moment after the dispatch.
+func (g *GitHub) findRun(ctx context.Context, n *plan.Node, id int64, since time.Time, wait bool) (int64, error) {
+	c := g.Client
+	mark := fmt.Sprintf("#%d", id)
+	deadline := g.Clock.Now().Add(2 * time.Minute)
+	for {
+		runs, _, err := c.GH.Actions.ListWorkflowRunsByFileName(ctx, c.Owner, c.Repo, n.Deploy.Workflow, &gh.ListWorkflowRunsOptions{
+			Event: "workflow_dispatch", Created: ">=" + since.Add(-time.Minute).UTC().Format(time.RFC3339), ListOptions: gh.ListOptions{PerPage: 100}})
+		if err != nil {
+			return 0, fmt.Errorf("find the run of %s: %w", n.Deploy.Workflow, err)
+		}
+		for _, r := range runs.WorkflowRuns {
+			if containsWord(r.GetDisplayTitle(), mark) {
+				return r.GetID(), nil
+			}
+		}
+		if !wait || !g.Clock.Now().Before(deadline) {
+			return 0, fmt.Errorf("no run of %s names deployment %s; give the workflow `run-name: \"deploy ${{ inputs.service }} to ${{ inputs.environment }} #${{ inputs.deployment_id }}\"` so Promote can find its run", n.Deploy.Workflow, mark)
+		}
+		if err := g.Clock.Sleep(ctx, g.Poll.Min); err != nil {
+			return 0, err
+		}
+	}
+}
+
+// containsWord reports whether mark occurs in s not followed by a digit, so
+// "#12" does not match "#123".
+func containsWord(s, mark string) bool {
+	for {
+		i := strings.Index(s, mark)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(mark):]
+		if s == "" || s[0] < '0' || s[0] > '9' {
+			return true
+		}
+	}
+}
+
+// follow polls the run with conditional requests until it completes, moving
+// the Deployment's status along. Cancelling ctx cancels the run.
+func (g *GitHub) follow(ctx context.Context, n *plan.Node, st *tracker, runID int64, runLink string, send func(run.Update)) error {
+	c := g.Client
+	poll := g.Poll
+	last := ""
+	failures := 0
+	for {
+		r, _, err := c.GH.Actions.GetWorkflowRunByID(ctx, c.Owner, c.Repo, runID)
+		switch {
+		case ctx.Err() != nil:
+			return g.cancelRun(ctx, st, runID, runLink)
+		case err != nil:
+			// The run goes on whatever happens to our polling: keep
+			// following it through transient trouble.
+			failures++
+			if code := github.StatusCode(err); code == 401 || code == 403 || code == 404 || failures > 20 {
+				return st.failWith(ctx, "error", fmt.Errorf("lost track of run %s: %w", runLink, err), runLink)
+			}
+			send(run.Update{Message: fmt.Sprintf("polling the run failed (%v); retrying", err)})
+		default:
+			failures = 0
+			state := r.GetStatus()
+			changed := state != last
+			last = state
+			if changed {
+				if err := g.observe(ctx, n, st, r, runLink, send); err != nil {
+					return err
+				}
+				if state == "completed" {
+					return g.conclude(ctx, st, r, runLink)
+				}
+			}
+			if err := g.Clock.Sleep(ctx, poll.Next(changed)); err != nil {
+				return g.cancelRun(ctx, st, runID, runLink)
+			}
+			continue
+		}
+		if err := g.Clock.Sleep(ctx, poll.Next(false)); err != nil {
+			return g.cancelRun(ctx, st, runID, runLink)
+		}
+	}
+}
+
+// observe reports a new state of the run and mirrors it on the Deployment.
+func (g *GitHub) observe(ctx context.Context, n *plan.Node, st *tracker, r *gh.WorkflowRun, runLink string, send func(run.Update)) error {
+	switch r.GetStatus() {
+	case "queued", "requested", "pending":
+		send(run.Update{Phase: run.PhaseQueued})
+	case "waiting":
+		msg := "waiting for approval"
+		if pds, err := g.Client.PendingDeployments(ctx, r.GetID()); err == nil && len(pds) > 0 {
+			var envs []string
+			for _, pd := range pds {
+				envs = append(envs, pd.Environment.Name)
+			}
+			msg = "waiting for approval in " + strings.Join(envs, ", ")
+		}
+		send(run.Update{Phase: run.PhaseWaiting, Message: msg})
+	case "in_progress":
+		if err := st.set(ctx, "in_progress", "deploying "+n.ID, runLink); err != nil {
+			send(run.Update{Message: err.Error()})
+		}
+		send(run.Update{Phase: run.PhaseDeploying})
+	}
+	return nil
+}
+
+// conclude sets the Deployment's final status from the run's conclusion.
+func (g *GitHub) conclude(ctx context.Context, st *tracker, r *gh.WorkflowRun, runLink string) error {
+	switch c := r.GetConclusion(); c {
+	case "success":
+		// The deploy happened even if this record cannot be written; the
+		// next run's resume check then sees no success and deploys again,
+		// which is safe, so this is not a failed promotion.
+		_ = st.set(ctx, "success", "deployed by "+runLink, runLink)
+		return nil
+	case "cancelled":
+		return st.failWith(ctx, "error", fmt.Errorf("the deploy run was cancelled: %s", runLink), runLink)
+	default:
+		return st.failWith(ctx, "failure", fmt.Errorf("the deploy run concluded %s: %s", c, runLink), runLink)
+	}
+}
+
+func (t *tracker) failWith(ctx context.Context, state string, err error, logURL string) error {
+	_ = t.set(context.WithoutCancel(ctx), state, err.Error(), logURL)
+	return err
+}
+
+// cancelRun stops the run of a cancelled node and records why.
+func (g *GitHub) cancelRun(ctx context.Context, st *tracker, runID int64, runLink string) error {
+	why := context.Cause(ctx)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	c := g.Client
+	if _, err := c.GH.Actions.CancelWorkflowRunByID(cctx, c.Owner, c.Repo, runID); err != nil && github.StatusCode(err) != 409 {
+		_ = st.set(cctx, "error", fmt.Sprintf("promote stopped (%v) but could not cancel the run", why), runLink)
+		return fmt.Errorf("stopped (%v); cancelling %s failed: %w", why, runLink, err)
+	}
+	_ = st.set(cctx, "error", fmt.Sprintf("cancelled by promote: %v", why), runLink)
+	return fmt.Errorf("cancelled the deploy run %s: %w", runLink, why)
+}
+
+// classify marks failures worth retrying: GitHub's own trouble and lost
+// answers. A refused request (4xx) is final.
+func (g *GitHub) classify(err error) error {
+	var amb *github.AmbiguousError
+	code := github.StatusCode(err)
+	if errors.As(err, &amb) || code >= 500 || code == 429 || (code == 0 && !errors.Is(err, context.Canceled)) {
+		return run.Transient(err)
+	}
+	return err
+}
+
+// Succeeded reports whether the node's service already has a successful
+// Deployment of this commit in the node's environment. It lists the
+// commit's Deployments once per run and reads statuses only for nodes that
+// have one.
+func (g *GitHub) Succeeded(ctx context.Context, n *plan.Node) (bool, string, error) {
+	g.init()
+	g.resumeOnce.Do(func() { g.resumeErr = g.loadEarlier(ctx) })
+	if g.resumeErr != nil {
+		return false, "", g.resumeErr
+	}
+	for i, d := range g.earlier[n.GitHubEnvironment+"\x00"+task(n.Service)] {
+		if i == 3 {
+			break // a success is among the newest, or the last attempts failed
+		}
+		s, err := g.latestState(ctx, d.GetID())
+		if err != nil {
+			return false, "", err
+		}
+		if s != nil && (s.GetState() == "success" || s.GetState() == "inactive" && hadSuccess(ctx, g, d.GetID())) {
+			return true, fmt.Sprintf("deployment #%d succeeded for %s", d.GetID(), short(g.Commit)), nil
+		}
+	}
+	return false, "", nil
+}
+
+// hadSuccess reports whether an inactive Deployment succeeded before GitHub
+// made it inactive (auto_inactive does that when a newer one succeeds).
+func hadSuccess(ctx context.Context, g *GitHub, id int64) bool {
+	c := g.Client
+	ss, _, err := c.GH.Repositories.ListDeploymentStatuses(ctx, c.Owner, c.Repo, id, &gh.ListOptions{PerPage: 10})
+	if err != nil {
+		return false
+	}
+	for _, s := range ss {
+		if s.GetState() == "success" {
+			return true
+		}
+	}
+	return false
+}
+
+func (g *GitHub) loadEarlier(ctx context.Context) error {
+	c := g.Client
+	g.earlier = map[string][]*gh.Deployment{}
+	opts := &gh.DeploymentsListOptions{SHA: g.Commit, ListOptions: gh.ListOptions{PerPage: 100}}
+	for {
+		ds, resp, err := c.GH.Repositories.ListDeployments(ctx, c.Owner, c.Repo, opts)
+		if err != nil {
+			return fmt.Errorf("list the deployments of %s: %w", short(g.Commit), err)
+		}
+		for _, d := range ds {
+			if strings.HasPrefix(d.GetTask(), "deploy:") {
+				key := d.GetEnvironment() + "\x00" + d.GetTask()
+				g.earlier[key] = append(g.earlier[key], d)
+			}
+		}
+		if resp == nil || resp.NextPage == 0 {
+			return nil
+		}
+		opts.Page = resp.NextPage
+	}
+}
+
+// Preflight checks, before anything is deployed, that the repository is
+// reachable with the token and that every deploy workflow exists, so that a
+// typo fails the run at once with nothing left behind.
+func (g *GitHub) Preflight(ctx context.Context, p *plan.Plan) error {
+	g.init()
+	c := g.Client
+	have := map[string]bool{}
+	opts := &gh.ListOptions{PerPage: 100}
+	for {
+		ws, resp, err := c.GH.Actions.ListWorkflows(ctx, c.Owner, c.Repo, opts)
+		if err != nil {
+			if github.StatusCode(err) == 404 {
+				return fmt.Errorf("repository %s/%s does not exist or the token cannot see it; check GITHUB_REPOSITORY and the token's access: %w", c.Owner, c.Repo, err)
+			}
+			return fmt.Errorf("list the workflows of %s/%s: %w", c.Owner, c.Repo, err)
+		}
+		for _, w := range ws.Workflows {
+			have[path.Base(w.GetPath())] = true
+		}
+		if resp == nil || resp.NextPage == 0 {
+			break
+		}
+		opts.Page = resp.NextPage
+	}
+	for _, n := range p.Nodes {
+		if w := n.Deploy.Workflow; w != "" && !have[w] {
+			return fmt.Errorf("deploy workflow %q of %s is not in %s/%s: add .github/workflows/%s or fix deploy.workflow in the manifest: %w", w, n.Service, c.Owner, c.Repo, w, ErrNoWorkflow)
+		}
+	}
+	if g.DispatchRef == "" {
+		for _, n := range p.Nodes {
+			if n.Deploy.Workflow != "" && n.Deploy.Ref == "" {
+				return fmt.Errorf("no branch or tag to dispatch %s on: pass --dispatch-ref, set deploy.ref, or run on a branch", n.Deploy.Workflow)
+			}
+		}
+	}
+	return nil
+}
