@@ -87,7 +87,7 @@ func TestDryRun(t *testing.T) {
 	if err := d.Deploy(context.Background(), wf, 1, func(run.Update) {}); err != nil {
 		t.Fatal(err)
 	}
-	want := `api@prod: would create a Deployment of 0123456789ab to environment "production" (task deploy:api) and dispatch workflow deploy.yml on main with deployment_id=<new> environment=prod ref=0123456789abcdef region=eu service=api`
+	want := `api@prod: would create a Deployment of 0123456789ab to environment "production" (task deploy:api) and dispatch workflow deploy.yml on main with deployment_id=<new> environment=production ref=0123456789abcdef region=eu service=api`
 	if diff := cmp.Diff([]string{want}, l.got); diff != "" {
 		t.Errorf("dry run (-want +got):\n%s", diff)
 	}

@@ -28,7 +28,7 @@ func (d DryRun) Deploy(ctx context.Context, n *plan.Node, attempt int, report fu
 		if ref == "" {
 			ref = d.DispatchRef
 		}
-		inputs := map[string]string{"service": n.Service, "environment": n.Environment, "ref": d.Ref, "deployment_id": "<new>"}
+		inputs := map[string]string{"service": n.Service, "environment": n.GitHubEnvironment, "ref": d.Ref, "deployment_id": "<new>"}
 		maps.Copy(inputs, n.Deploy.Inputs)
 		var kv []string
 		for _, k := range slices.Sorted(maps.Keys(inputs)) {

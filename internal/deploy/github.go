@@ -23,7 +23,8 @@ import (
 // GitHub deploys a node through GitHub: it records a Deployment of the commit
 // in the node's GitHub environment (task "deploy:<service>"), takes the
 // service@environment lock, dispatches the service's deploy workflow with
-// inputs service, environment, ref and deployment_id, follows the run
+// inputs service, environment (the GitHub environment), ref (the commit) and
+// deployment_id, follows the run
 // (reporting approval waits) and keeps the Deployment's status true: queued
 // when dispatched, in_progress when the run starts, then success, failure or
 // error. Promote's Deployment is the one record of the node: the deploy
@@ -110,8 +111,12 @@ func (g *GitHub) Deploy(ctx context.Context, n *plan.Node, attempt int, report f
 	st := &tracker{g: g, id: id}
 	defer func() { send(run.Update{}) }()
 	fail := func(state string, err error) error {
-		st.set(context.WithoutCancel(ctx), state, truncate(err.Error()), "")
+		_ = st.set(context.WithoutCancel(ctx), state, truncate(err.Error()), "")
 		return err
+	}
+	if err := st.set(ctx, "queued", "waiting to dispatch "+n.Deploy.Workflow, ""); err != nil {
+		// The status is cosmetic at this point; the lock and the dispatch decide.
+		send(run.Update{Message: "could not set the queued status: " + err.Error()})
 	}
 
 	if err := g.lock(ctx, n, id, send); err != nil {
@@ -125,13 +130,11 @@ func (g *GitHub) Deploy(ctx context.Context, n *plan.Node, attempt int, report f
 	if ref == "" {
 		ref = g.DispatchRef
 	}
-	inputs := map[string]any{"service": n.Service, "environment": n.Environment, "ref": g.Commit, "deployment_id": strconv.FormatInt(id, 10)}
+	// environment is the GitHub environment: the one the deploy job names,
+	// so that its protection rules gate the job.
+	inputs := map[string]any{"service": n.Service, "environment": n.GitHubEnvironment, "ref": g.Commit, "deployment_id": strconv.FormatInt(id, 10)}
 	for k, v := range n.Deploy.Inputs {
 		inputs[k] = v
-	}
-	if err := st.set(ctx, "queued", "dispatching "+n.Deploy.Workflow, ""); err != nil {
-		// The status is cosmetic at this point; the dispatch decides.
-		send(run.Update{Message: "could not set the queued status: " + err.Error()})
 	}
 	dispatchedAt := g.Clock.Now()
 	runID, err := g.dispatch(ctx, n, ref, inputs, id, dispatchedAt)
@@ -144,6 +147,11 @@ func (g *GitHub) Deploy(ctx context.Context, n *plan.Node, attempt int, report f
 		return fail("error", err)
 	}
 	runLink := fmt.Sprintf("%s/%s/%s/actions/runs/%d", g.ServerURL, owner, repo, runID)
+	// The deployment is in progress from the dispatch on: its run may still
+	// queue or wait for reviewers, which the run's page (log_url) shows.
+	if err := st.set(ctx, "in_progress", fmt.Sprintf("%s dispatched for %s", n.Deploy.Workflow, n.ID), runLink); err != nil {
+		send(run.Update{Message: err.Error()})
+	}
 	send(run.Update{Phase: run.PhaseQueued, RunURL: runLink})
 	return g.follow(ctx, n, st, runID, runLink, send)
 }
@@ -159,7 +167,9 @@ func (t *tracker) set(ctx context.Context, state, description, logURL string) er
 	if state == t.last && (state == "queued" || state == "in_progress") {
 		return nil
 	}
-	req := &gh.DeploymentStatusRequest{State: gh.String(state), Description: gh.String(truncate(description))}
+	// auto_inactive would mark the other services' Deployments in a shared
+	// environment inactive: GitHub applies it per environment, not per task.
+	req := &gh.DeploymentStatusRequest{State: gh.String(state), Description: gh.String(truncate(description)), AutoInactive: gh.Bool(false)}
 	if logURL != "" {
 		req.LogURL = gh.String(logURL)
 	}
@@ -393,6 +403,14 @@ func (g *GitHub) follow(ctx context.Context, n *plan.Node, st *tracker, runID in
 	poll := g.Poll
 	last := ""
 	failures := 0
+	// Every state of the run that a poll sees costs a request (unchanged
+	// ones are free 304s). A run rarely ends within half its expected time,
+	// so the first look waits that long: the queued state is usually over
+	// by then and costs nothing.
+	first := min(max(time.Duration(n.ExpectedSeconds)*time.Second/2, poll.Min), 4*poll.Max)
+	if err := g.Clock.Sleep(ctx, first); err != nil {
+		return g.cancelRun(ctx, st, runID, runLink)
+	}
 	for {
 		r, _, err := c.GH.Actions.GetWorkflowRunByID(ctx, c.Owner, c.Repo, runID)
 		switch {
@@ -436,19 +454,8 @@ func (g *GitHub) observe(ctx context.Context, n *plan.Node, st *tracker, r *gh.W
 	case "queued", "requested", "pending":
 		send(run.Update{Phase: run.PhaseQueued})
 	case "waiting":
-		msg := "waiting for approval"
-		if pds, err := g.Client.PendingDeployments(ctx, r.GetID()); err == nil && len(pds) > 0 {
-			var envs []string
-			for _, pd := range pds {
-				envs = append(envs, pd.Environment.Name)
-			}
-			msg = "waiting for approval in " + strings.Join(envs, ", ")
-		}
-		send(run.Update{Phase: run.PhaseWaiting, Message: msg})
+		send(run.Update{Phase: run.PhaseWaiting, Message: fmt.Sprintf("waits for approval in %s: %s", n.GitHubEnvironment, runLink)})
 	case "in_progress":
-		if err := st.set(ctx, "in_progress", "deploying "+n.ID, runLink); err != nil {
-			send(run.Update{Message: err.Error()})
-		}
 		send(run.Update{Phase: run.PhaseDeploying})
 	}
 	return nil

@@ -1,0 +1,349 @@
+package deploy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/promote-dev/promote/internal/clock"
+	"github.com/promote-dev/promote/internal/dag"
+	"github.com/promote-dev/promote/internal/github"
+	"github.com/promote-dev/promote/internal/githubtest"
+	"github.com/promote-dev/promote/internal/manifest"
+	"github.com/promote-dev/promote/internal/plan"
+	"github.com/promote-dev/promote/internal/run"
+)
+
+// timeScale runs a simulated minute in 10 ms of real time.
+const timeScale = 6000
+
+const workflowManifest = `version: 1
+defaults: {max_parallel: 4, retries: 2, timeout: 2h, deploy: {workflow: deploy.yml}, expected_duration: 2m}
+environments:
+  - name: dev
+  - name: production
+    protected: true
+    github_environment: "{service}-production"
+services:
+  a: {paths: [a]}
+  b: {paths: [b], depends_on: [a]}
+  c: {paths: [c], depends_on: [a]}
+`
+
+// world is a repository on the in-memory GitHub with a deploy workflow and
+// Promote's client for it, on one scaled clock.
+type world struct {
+	srv    *githubtest.Server
+	client *github.Client
+	clock  clock.Clock
+
+	mu      sync.Mutex
+	scripts map[string]githubtest.RunScript // by "service@github environment"
+}
+
+func newWorld(t testing.TB, opts githubtest.Options) *world {
+	t.Helper()
+	if opts.Clock == nil {
+		opts.Clock = clock.NewScaled(timeScale)
+	}
+	w := &world{clock: opts.Clock, scripts: map[string]githubtest.RunScript{}}
+	w.srv = githubtest.New(opts)
+	t.Cleanup(w.srv.Close)
+	w.srv.AddWorkflow("deploy.yml", githubtest.Workflow{
+		Name:        "deploy",
+		RunName:     "deploy ${{ inputs.service }} to ${{ inputs.environment }} #${{ inputs.deployment_id }}",
+		Inputs:      []string{"service", "environment", "ref", "deployment_id"},
+		Environment: "${{ inputs.environment }}",
+		Script: func(in map[string]string) githubtest.RunScript {
+			w.mu.Lock()
+			defer w.mu.Unlock()
+			if s, ok := w.scripts[in["service"]+"@"+in["environment"]]; ok {
+				return s
+			}
+			return githubtest.RunScript{QueueDelay: 10 * time.Second, Duration: 2 * time.Minute, Conclusion: "success"}
+		},
+	})
+	for _, svc := range []string{"a", "b", "c"} {
+		w.srv.AddEnvironment(svc+"-production", githubtest.Protection{Reviewers: []string{"alice"}})
+	}
+	w.srv.SetApprover(func(int64, string) (time.Duration, bool) { return 5 * time.Minute, true })
+	client, err := github.New(context.Background(), github.Config{
+		APIURL: w.srv.URL(), Token: "test-token", Owner: "acme", Repo: "app",
+		HTTPClient: w.srv.Client(), Sleep: w.clock.Sleep, Now: w.clock.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.client = client
+	return w
+}
+
+func (w *world) script(node string, s githubtest.RunScript) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.scripts[node] = s
+}
+
+func (w *world) executor() *GitHub {
+	return &GitHub{
+		Client: w.client, Commit: w.srv.SHA("main"), DispatchRef: "main", RunURL: "https://github.test/acme/app/actions/runs/1",
+		Clock: w.clock, Poll: github.Backoff{Min: 5 * time.Second, Max: 20 * time.Second, Factor: 2},
+	}
+}
+
+func manifestPlan(t testing.TB, yaml, commit string) *plan.Plan {
+	t.Helper()
+	m, err := manifest.Parse("promotion.yaml", []byte(yaml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := plan.Build(m, dag.Selection{}, plan.Meta{ManifestBytes: []byte(yaml), Commit: commit})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func (w *world) run(t testing.TB, ctx context.Context, ex *GitHub, p *plan.Plan) *run.Status {
+	t.Helper()
+	if err := ex.Preflight(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	st, err := run.Run(ctx, p, ex, run.Options{Clock: w.clock, Backoff: func(int) time.Duration { return 10 * time.Second }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func stateOf(st *run.Status) map[string]run.State {
+	out := map[string]run.State{}
+	for _, n := range st.Nodes {
+		out[n.ID] = n.State
+	}
+	return out
+}
+
+// last is a Deployment's latest status.
+func last(d githubtest.Deployment) string { return d.Statuses[len(d.Statuses)-1].State }
+
+func statesOf(d githubtest.Deployment) []string {
+	var out []string
+	for _, s := range d.Statuses {
+		out = append(out, s.State)
+	}
+	return out
+}
+
+// TestGitHubPromotion promotes the plan end to end: one Deployment per node
+// whose statuses follow the run, the run gated by the protected environment.
+func TestGitHubPromotion(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, githubtest.Options{})
+	ex := w.executor()
+	p := manifestPlan(t, workflowManifest, ex.Commit)
+	st := w.run(t, context.Background(), ex, p)
+	if st.Result != run.ResultSuccess {
+		t.Fatalf("result %s: %+v", st.Result, st.Nodes)
+	}
+	deps := w.srv.Deployments()
+	if len(deps) != len(p.Nodes) {
+		t.Fatalf("%d deployments for %d nodes, want one each", len(deps), len(p.Nodes))
+	}
+	for _, d := range deps {
+		got := statesOf(d) // oldest first
+		if !slices.Equal(got, []string{"queued", "in_progress", "success"}) {
+			t.Errorf("deployment %d (%s %s) statuses %v, want queued, in_progress, success", d.ID, d.Task, d.Environment, got)
+		}
+		if d.SHA != ex.Commit || !strings.HasPrefix(d.Task, "deploy:") {
+			t.Errorf("deployment %+v, want the commit and task deploy:<service>", d)
+		}
+		if d.Statuses[len(d.Statuses)-1].LogURL == "" {
+			t.Errorf("deployment %d: the final status has no log_url", d.ID)
+		}
+	}
+	for _, r := range w.srv.Runs() {
+		if r.Conclusion != "success" || r.Inputs["ref"] != ex.Commit || r.Inputs["deployment_id"] == "" {
+			t.Errorf("run %+v, want a successful run of the commit naming its deployment", r)
+		}
+	}
+	for _, n := range st.Nodes {
+		// 8 requests per node: create, queued, lock, dispatch, in_progress,
+		// final, and two looks at the run; one more where it waits for
+		// approval. 304s are free.
+		budget := 8
+		if strings.HasSuffix(n.ID, "@production") {
+			budget = 9
+		}
+		if n.APICalls == 0 || n.APICalls > budget || n.RunURL == "" || n.DeploymentID == 0 {
+			t.Errorf("node %s: %d API calls (want at most %d), run %q, deployment %d", n.ID, n.APICalls, budget, n.RunURL, n.DeploymentID)
+		}
+		if strings.HasSuffix(n.ID, "@production") && n.ApprovalWaitSeconds < 4*60 {
+			t.Errorf("node %s waited %.0fs for approval, want the reviewer's 5m", n.ID, n.ApprovalWaitSeconds)
+		}
+	}
+
+	// A rerun of the same commit deploys nothing again.
+	before := len(w.srv.Runs())
+	st = w.run(t, context.Background(), w.executor(), p)
+	if st.Result != run.ResultSuccess || len(w.srv.Runs()) != before || len(w.srv.Deployments()) != len(p.Nodes) {
+		t.Errorf("rerun: result %s, %d new runs, %d deployments; want everything resumed", st.Result, len(w.srv.Runs())-before, len(w.srv.Deployments()))
+	}
+	for _, n := range st.Nodes {
+		if !n.Resumed {
+			t.Errorf("rerun: %s not resumed", n.ID)
+		}
+	}
+}
+
+func TestGitHubFailure(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, githubtest.Options{})
+	w.script("a@dev", githubtest.RunScript{Duration: time.Minute, Conclusion: "failure"})
+	ex := w.executor()
+	st := w.run(t, context.Background(), ex, manifestPlan(t, workflowManifest, ex.Commit))
+	got := stateOf(st)
+	if got["a@dev"] != run.Failed || got["b@dev"] != run.Skipped || got["a@production"] != run.Skipped {
+		t.Errorf("states %v, want a@dev failed and everything after it skipped", got)
+	}
+	deps := w.srv.Deployments()
+	if len(deps) != 1 || last(deps[0]) != "failure" {
+		t.Errorf("deployments %+v, want one, ending in failure", deps)
+	}
+	for _, n := range st.Nodes {
+		if n.ID == "a@dev" && (n.Attempts != 1 || !strings.Contains(n.Message, "concluded failure")) {
+			t.Errorf("a@dev = %+v, want one attempt: a failed deploy is not retried", n)
+		}
+	}
+}
+
+// TestGitHubCancel interrupts a promotion while a run deploys: the run is
+// cancelled and the Deployment ends in error.
+func TestGitHubCancel(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, githubtest.Options{})
+	w.script("a@dev", githubtest.RunScript{Duration: 5 * time.Hour, Conclusion: "success"})
+	ex := w.executor()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	p := manifestPlan(t, workflowManifest, ex.Commit)
+	var once sync.Once
+	st, err := run.Run(ctx, p, ex, run.Options{Clock: w.clock, OnChange: func(s *run.Status) {
+		for _, n := range s.Nodes {
+			if n.ID == "a@dev" && n.Phase == run.PhaseDeploying {
+				once.Do(cancel)
+			}
+		}
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Result != run.ResultCancelled {
+		t.Errorf("result %s, want cancelled", st.Result)
+	}
+	runs := w.srv.Runs()
+	if len(runs) != 1 || runs[0].Conclusion != "cancelled" {
+		t.Errorf("runs %+v, want the one run cancelled", runs)
+	}
+	if d := w.srv.Deployments()[0]; last(d) != "error" {
+		t.Errorf("deployment statuses %v, want it to end in error", statesOf(d))
+	}
+}
+
+func TestGitHubPreflight(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, githubtest.Options{Tokens: map[string]string{"test-token": "promote-bot"}})
+	ex := w.executor()
+	missing := strings.Replace(workflowManifest, "b: {paths: [b], depends_on: [a]}", "b: {paths: [b], depends_on: [a], deploy: {workflow: ship.yml}}", 1)
+	err := ex.Preflight(context.Background(), manifestPlan(t, missing, ex.Commit))
+	if !errors.Is(err, ErrNoWorkflow) || !strings.Contains(err.Error(), `deploy workflow "ship.yml" of b is not in acme/app`) {
+		t.Errorf("Preflight(missing workflow) = %v", err)
+	}
+
+	wrongRepo := *w.client
+	wrongRepo.Repo = "nope"
+	ex = &GitHub{Client: &wrongRepo, Commit: "x", DispatchRef: "main"}
+	err = ex.Preflight(context.Background(), manifestPlan(t, workflowManifest, "x"))
+	if github.StatusCode(err) != 404 || !strings.Contains(err.Error(), "acme/nope does not exist or the token cannot see it") {
+		t.Errorf("Preflight(wrong repository) = %v", err)
+	}
+
+	bad, err := github.New(context.Background(), github.Config{APIURL: w.srv.URL(), Token: "tok-0123secret", Owner: "acme", Repo: "app", HTTPClient: w.srv.Client()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ex = &GitHub{Client: bad, Commit: "x", DispatchRef: "main"}
+	err = ex.Preflight(context.Background(), manifestPlan(t, workflowManifest, "x"))
+	if code := github.StatusCode(err); code != 401 || strings.Contains(err.Error(), "0123secret") {
+		t.Errorf("Preflight(bad token) = %v (status %d), want a 401 that does not show the token", err, code)
+	}
+	if len(w.srv.Deployments()) != 0 || len(w.srv.Runs()) != 0 {
+		t.Error("preflight left deployments or runs behind")
+	}
+}
+
+// TestGitHubLock starts two promotions of the same node at once: the second
+// waits for the first and gives up after its lock timeout, naming the holder.
+func TestGitHubLock(t *testing.T) {
+	t.Parallel()
+	w := newWorld(t, githubtest.Options{})
+	w.script("a@dev", githubtest.RunScript{Duration: 30 * time.Minute, Conclusion: "success"})
+	one := workflowManifest
+	p := manifestPlan(t, one, w.srv.SHA("main"))
+	p.Nodes = p.Nodes[:1] // a@dev only
+	first, second := w.executor(), w.executor()
+	second.RunURL = "https://github.test/acme/app/actions/runs/2"
+	second.LockTimeout = 10 * time.Minute
+	var wg sync.WaitGroup
+	results := make([]error, 2)
+	for i, ex := range []*GitHub{first, second} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if i == 1 {
+				_ = w.clock.Sleep(context.Background(), time.Minute) // the first takes the lock
+			}
+			results[i] = ex.Deploy(context.Background(), &p.Nodes[0], 1, func(run.Update) {})
+		}()
+	}
+	wg.Wait()
+	if results[0] != nil {
+		t.Errorf("first promotion: %v", results[0])
+	}
+	holder := fmt.Sprintf("a@dev is being promoted by deployment #%d by https://github.test/acme/app/actions/runs/1", w.srv.Deployments()[0].ID)
+	if err := results[1]; err == nil || !strings.Contains(err.Error(), holder) {
+		t.Errorf("second promotion: %v, want it to name the holder", err)
+	}
+	if n := len(w.srv.Runs()); n != 1 {
+		t.Errorf("%d runs, want only the holder's", n)
+	}
+	for _, d := range w.srv.Deployments() {
+		if s := last(d); s != "success" && s != "error" {
+			t.Errorf("deployment %d ends in %s, want a terminal status", d.ID, s)
+		}
+	}
+}
+
+func TestContainsWord(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		s, mark string
+		want    bool
+	}{
+		{"deploy a #12", "#12", true},
+		{"deploy a #123", "#12", false},
+		{"#123 then #12 x", "#12", true},
+		{"nothing", "#12", false},
+	} {
+		if got := containsWord(tt.s, tt.mark); got != tt.want {
+			t.Errorf("containsWord(%q, %q) = %v, want %v", tt.s, tt.mark, got, tt.want)
+		}
+	}
+}
+
+
