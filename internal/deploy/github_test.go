@@ -183,9 +183,10 @@ func TestGitHubPromotion(t *testing.T) {
 		if n.APICalls == 0 || n.APICalls > budget || n.RunURL == "" || n.DeploymentID == 0 {
 			t.Errorf("node %s: %d API calls (want at most %d), run %q, deployment %d", n.ID, n.APICalls, budget, n.RunURL, n.DeploymentID)
 		}
-		// Polls see the wait begin up to the first look's delay late.
-		if strings.HasSuffix(n.ID, "@production") && (n.ApprovalWaitSeconds < 3*60 || n.ApprovalWaitSeconds > 6*60) {
-			t.Errorf("node %s waited %.0fs for approval, want about the reviewer's 5m", n.ID, n.ApprovalWaitSeconds)
+		// Polls see a wait up to a poll interval late, so only its presence
+		// is certain; the reviewer approves after 5m.
+		if protected := strings.HasSuffix(n.ID, "@production"); protected != (n.ApprovalWaitSeconds > 0) || n.ApprovalWaitSeconds > 6*60 {
+			t.Errorf("node %s waited %.0fs for approval, want a wait of at most 5m only in production", n.ID, n.ApprovalWaitSeconds)
 		}
 	}
 
