@@ -48,6 +48,7 @@ type GitHub struct {
 	Clock       clock.Clock
 	Poll        github.Backoff
 
+	initOnce   sync.Once
 	resumeOnce sync.Once
 	resumeErr  error
 	earlier    map[string][]*gh.Deployment // environment + "\x00" + task → deployments of Commit, newest first
@@ -62,7 +63,10 @@ const (
 	DefaultLockLease   = 6 * time.Hour
 )
 
-func (g *GitHub) init() {
+// init fills the zero fields with defaults, once: nodes deploy concurrently.
+func (g *GitHub) init() { g.initOnce.Do(g.defaults) }
+
+func (g *GitHub) defaults() {
 	if g.Clock == nil {
 		g.Clock = clock.Real{}
 	}
@@ -120,6 +124,13 @@ func (g *GitHub) Deploy(ctx context.Context, n *plan.Node, attempt int, report f
 	}
 
 	if err := g.lock(ctx, n, id, send); err != nil {
+		var done *alreadyDone
+		if errors.As(err, &done) {
+			// Truthful and terminal: this Deployment never ran.
+			_ = st.set(ctx, "inactive", fmt.Sprintf("not needed: deployment #%d deployed %s", done.id, short(g.Commit)), "")
+			send(run.Update{Message: err.Error()})
+			return nil
+		}
 		if ctx.Err() != nil {
 			return fail("error", fmt.Errorf("cancelled while waiting for the lock: %w", context.Cause(ctx)))
 		}
@@ -176,15 +187,23 @@ func (t *tracker) set(ctx context.Context, state, description, logURL string) er
 	c := t.g.Client
 	if ctx.Err() != nil {
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		ctx, cancel = context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 		defer cancel()
 	}
-	_, _, err := c.GH.Repositories.CreateDeploymentStatus(ctx, c.Owner, c.Repo, t.id, req)
-	if err != nil {
-		return fmt.Errorf("set deployment #%d to %s: %w", t.id, state, err)
+	// A status may be posted twice without harm, so a lost answer or
+	// GitHub's trouble is retried: the record must end true.
+	var err error
+	for try := range 5 {
+		_, _, err = c.GH.Repositories.CreateDeploymentStatus(ctx, c.Owner, c.Repo, t.id, req)
+		if err == nil {
+			t.last = state
+			return nil
+		}
+		if !run.IsTransient(t.g.classify(err)) || t.g.Clock.Sleep(ctx, time.Duration(try+1)*5*time.Second) != nil {
+			break
+		}
 	}
-	t.last = state
-	return nil
+	return fmt.Errorf("set deployment #%d to %s: %w", t.id, state, err)
 }
 
 // truncate keeps a description within GitHub's 140 characters.
@@ -220,10 +239,17 @@ func (g *GitHub) createDeployment(ctx context.Context, n *plan.Node, attempt int
 			return d, nil
 		}
 		var amb *github.AmbiguousError
-		if !errors.As(err, &amb) || try > 0 {
+		if !errors.As(err, &amb) || try == 2 {
 			return nil, g.classify(fmt.Errorf("create the deployment of %s: %w", n.ID, err))
 		}
-		if d, ferr := g.findByNonce(ctx, n, nonce); ferr == nil && d != nil {
+		// The answer was lost: GitHub may have created it. Only a definite
+		// "not there" allows creating it again, or a Deployment without a
+		// status would be left behind.
+		d, err = g.findByNonce(ctx, n, nonce)
+		if err != nil {
+			return nil, run.Transient(fmt.Errorf("create the deployment of %s: the answer was lost and looking for it failed: %w", n.ID, err))
+		}
+		if d != nil {
 			return d, nil
 		}
 	}
@@ -231,17 +257,24 @@ func (g *GitHub) createDeployment(ctx context.Context, n *plan.Node, attempt int
 
 func (g *GitHub) findByNonce(ctx context.Context, n *plan.Node, nonce string) (*gh.Deployment, error) {
 	c := g.Client
-	ds, _, err := c.GH.Repositories.ListDeployments(ctx, c.Owner, c.Repo, &gh.DeploymentsListOptions{
-		SHA: g.Commit, Task: task(n.Service), Environment: n.GitHubEnvironment, ListOptions: gh.ListOptions{PerPage: 30}})
-	if err != nil {
-		return nil, err
-	}
-	for _, d := range ds {
-		if payloadField(d, "nonce") == nonce {
-			return d, nil
+	var err error
+	for try := range 5 {
+		var ds []*gh.Deployment
+		ds, _, err = c.GH.Repositories.ListDeployments(ctx, c.Owner, c.Repo, &gh.DeploymentsListOptions{
+			SHA: g.Commit, Task: task(n.Service), Environment: n.GitHubEnvironment, ListOptions: gh.ListOptions{PerPage: 30}})
+		if err == nil {
+			for _, d := range ds {
+				if payloadField(d, "nonce") == nonce {
+					return d, nil
+				}
+			}
+			return nil, nil
+		}
+		if g.Clock.Sleep(ctx, time.Duration(try+1)*5*time.Second) != nil {
+			break
 		}
 	}
-	return nil, nil
+	return nil, err
 }
 
 func payloadField(d *gh.Deployment, key string) string {
@@ -265,8 +298,18 @@ func (g *GitHub) latestState(ctx context.Context, id int64) (*gh.DeploymentStatu
 	return ss[0], nil
 }
 
+// alreadyDone is lock's answer when another promotion deployed the same
+// commit: this one has nothing left to do.
+type alreadyDone struct{ id int64 }
+
+func (e *alreadyDone) Error() string {
+	return fmt.Sprintf("deployment #%d already deployed this commit", e.id)
+}
+
 // lock waits until no earlier active Deployment of the same service and
-// environment remains, or fails after LockTimeout naming the holder.
+// environment remains, or fails after LockTimeout naming the holder. When
+// another Deployment of the same commit has succeeded meanwhile, it returns
+// an *alreadyDone.
 func (g *GitHub) lock(ctx context.Context, n *plan.Node, id int64, send func(run.Update)) error {
 	c := g.Client
 	deadline := g.Clock.Now().Add(g.LockTimeout)
@@ -282,6 +325,17 @@ func (g *GitHub) lock(ctx context.Context, n *plan.Node, id int64, send func(run
 			return g.classify(err)
 		}
 		if holder == nil {
+			// Another run may have deployed this commit since this run
+			// started (its resume check is older): then there is nothing
+			// left to do.
+			for _, d := range ds {
+				if d.GetID() == id || d.GetSHA() != g.Commit {
+					continue
+				}
+				if s, err := g.latestState(ctx, d.GetID()); err == nil && s != nil && s.GetState() == "success" {
+					return &alreadyDone{id: d.GetID()}
+				}
+			}
 			return nil
 		}
 		who := fmt.Sprintf("deployment #%d", holder.GetID())
@@ -328,30 +382,38 @@ func (g *GitHub) holder(ctx context.Context, ds []*gh.Deployment, ours int64) (*
 	return holder, nil
 }
 
-// dispatch starts the deploy workflow and returns its run. A dispatch whose
-// answer was lost is not repeated blindly: the run is looked up first.
+// dispatch starts the deploy workflow and returns its run. Dispatching is
+// not idempotent: a dispatch whose answer was lost is looked up (by the
+// deployment id in the run's name) before it is sent again, so a node never
+// gets two runs.
 func (g *GitHub) dispatch(ctx context.Context, n *plan.Node, ref string, inputs map[string]any, id int64, at time.Time) (int64, error) {
-	for try := 0; ; try++ {
+	for try := 1; ; try++ {
 		d, err := g.Client.Dispatch(ctx, n.Deploy.Workflow, ref, inputs)
 		var amb *github.AmbiguousError
 		switch {
 		case err == nil && d.RunID != 0:
 			return d.RunID, nil
-		case err == nil || (errors.As(err, &amb) && try == 0):
-			// No run id (an older GitHub), or no answer: find the run by the
-			// deployment id in its name.
-			runID, ferr := g.findRun(ctx, n, id, at, err == nil)
-			if ferr == nil && runID != 0 {
+		case err == nil:
+			// An older GitHub answers without the run: find it.
+			return g.findRun(ctx, n, id, at, true)
+		case errors.As(err, &amb):
+			runID, ferr := g.findRun(ctx, n, id, at, true)
+			if ferr == nil {
 				return runID, nil
 			}
-			if err == nil {
-				return 0, ferr
+			if !errors.Is(ferr, errNoRun) || try == 3 {
+				// Either way no run of ours exists: the attempt may be
+				// retried from the start.
+				return 0, run.Transient(fmt.Errorf("dispatch %s on %s: %w", n.Deploy.Workflow, ref, err))
 			}
 		default:
 			return 0, g.classify(fmt.Errorf("dispatch %s on %s: %w", n.Deploy.Workflow, ref, err))
 		}
 	}
 }
+
+// errNoRun is findRun's answer when no run names the deployment.
+var errNoRun = errors.New("no run found")
 
 // findRun looks for the run of a dispatch among recent workflow_dispatch
 // runs, by "#<deployment id>" in its name: the deploy workflow's run-name
@@ -373,7 +435,7 @@ func (g *GitHub) findRun(ctx context.Context, n *plan.Node, id int64, since time
 			}
 		}
 		if !wait || !g.Clock.Now().Before(deadline) {
-			return 0, fmt.Errorf("no run of %s names deployment %s; give the workflow `run-name: \"deploy ${{ inputs.service }} to ${{ inputs.environment }} #${{ inputs.deployment_id }}\"` so Promote can find its run", n.Deploy.Workflow, mark)
+			return 0, fmt.Errorf("no run of %s names deployment %s; give the workflow `run-name: \"deploy ${{ inputs.service }} to ${{ inputs.environment }} #${{ inputs.deployment_id }}\"` so Promote can find its run: %w", n.Deploy.Workflow, mark, errNoRun)
 		}
 		if err := g.Clock.Sleep(ctx, g.Poll.Min); err != nil {
 			return 0, err

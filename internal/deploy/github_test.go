@@ -96,17 +96,18 @@ func (w *world) executor() *GitHub {
 	}
 }
 
-func manifestPlan(t testing.TB, yaml, commit string) *plan.Plan {
+func mustManifest(t testing.TB, yaml string) *manifest.Manifest {
 	t.Helper()
 	m, err := manifest.Parse("promotion.yaml", []byte(yaml))
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := plan.Build(m, dag.Selection{}, plan.Meta{ManifestBytes: []byte(yaml), Commit: commit})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return p
+	return m
+}
+
+func manifestPlan(t testing.TB, yaml, commit string) *plan.Plan {
+	t.Helper()
+	return selectPlan(t, yaml, dag.Selection{}, commit)
 }
 
 func (w *world) run(t testing.TB, ctx context.Context, ex *GitHub, p *plan.Plan) *run.Status {
@@ -347,5 +348,3 @@ func TestContainsWord(t *testing.T) {
 		}
 	}
 }
-
-
