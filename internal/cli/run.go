@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/promote-dev/promote/internal/actions"
@@ -95,7 +94,7 @@ func runRun(ctx context.Context, c *Command, rt *actions.Runtime, args []string)
 	}
 	fmt.Fprintf(c.Stdout, "Promoting %s (%s)\n", p.Summary(), mode(o.dryRun))
 
-	writer := newStatusWriter(o.statusFile)
+	writer := run.NewStatusFile(o.statusFile)
 	stopBeat := make(chan struct{})
 	if o.heartbeat > 0 {
 		go func() {
@@ -124,14 +123,14 @@ func runRun(ctx context.Context, c *Command, rt *actions.Runtime, args []string)
 		FailFast:    o.failFast,
 		OnChange: func(st *run.Status) {
 			prog.update(st)
-			writer.update(st)
+			writer.Update(st)
 		},
 	})
 	close(stopBeat)
 	if err != nil {
 		return badInput(err)
 	}
-	if err := writer.close(); err != nil {
+	if err := writer.Close(); err != nil {
 		return err
 	}
 	writeResult(c.Stdout, st)
@@ -203,68 +202,6 @@ func (c *Command) executor(ctx context.Context, rt *actions.Runtime, o runOption
 		break
 	}
 	return ex, nil
-}
-
-// statusWriter rewrites the status file after changes. Writes happen in the
-// background, one at a time, always of the latest status, so a thousand-node
-// run does not serialise thousands of snapshots; close waits for the last.
-type statusWriter struct {
-	path   string
-	mu     sync.Mutex
-	latest *run.Status // the next status to write, owned by the writer once taken
-	busy   bool
-	err    error
-	done   sync.WaitGroup
-}
-
-func newStatusWriter(path string) *statusWriter { return &statusWriter{path: path} }
-
-func (w *statusWriter) update(st *run.Status) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	// The scheduler reuses its snapshot: copy it, into the copy not taken
-	// by the writer yet if there is one.
-	if w.latest == nil {
-		w.latest = &run.Status{}
-	}
-	nodes := append(w.latest.Nodes[:0], st.Nodes...)
-	*w.latest = *st
-	w.latest.Nodes = nodes
-	if !w.busy {
-		w.busy = true
-		w.done.Add(1)
-		go w.loop()
-	}
-}
-
-func (w *statusWriter) loop() {
-	defer w.done.Done()
-	for {
-		w.mu.Lock()
-		st := w.latest
-		w.latest = nil
-		if st == nil {
-			w.busy = false
-			w.mu.Unlock()
-			return
-		}
-		w.mu.Unlock()
-		if err := st.WriteFile(w.path); err != nil {
-			w.mu.Lock()
-			w.err = errors.Join(w.err, err)
-			w.mu.Unlock()
-		}
-	}
-}
-
-func (w *statusWriter) close() error {
-	w.done.Wait()
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.err != nil {
-		return fmt.Errorf("write the status file: %w", w.err)
-	}
-	return nil
 }
 
 // publishRun writes a run's outputs and job summary in GitHub Actions.

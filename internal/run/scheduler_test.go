@@ -2,14 +2,17 @@ package run
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	"github.com/promote-dev/promote/internal/clock"
 	"github.com/promote-dev/promote/internal/dag"
 	"github.com/promote-dev/promote/internal/manifest"
@@ -347,5 +350,34 @@ func TestInvalidPlan(t *testing.T) {
 	p.Nodes[0].Needs = []string{"zz@dev"}
 	if _, err := Run(context.Background(), p, newFake(clock.NewScaled(scale), nil), Options{}); !errors.Is(err, ErrInvalidPlan) {
 		t.Errorf("Run(bad plan) = %v, want ErrInvalidPlan", err)
+	}
+}
+
+func TestStatusFile(t *testing.T) {
+	t.Parallel()
+	c := clock.NewScaled(scale)
+	path := t.TempDir() + "/status.json"
+	sf := NewStatusFile(path)
+	changes := 0
+	st := runPlan(t, testPlan(t, diamond, dag.Selection{To: "dev"}), newFake(c, nil), Options{Clock: c, OnChange: func(s *Status) {
+		sf.Update(s)
+		changes++
+	}})
+	if err := sf.Close(); err != nil {
+		t.Fatal(err)
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got Status
+	if err := json.Unmarshal(data, &got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(*st, got, cmpopts.EquateApproxTime(time.Microsecond)); diff != "" {
+		t.Errorf("status file (-want +got):\n%s", diff)
+	}
+	if changes < 10 {
+		t.Errorf("OnChange was called %d times, want once per change", changes)
 	}
 }

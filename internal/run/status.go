@@ -2,9 +2,11 @@ package run
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 )
 
@@ -94,6 +96,72 @@ func (s *Status) WriteFile(path string) error {
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
 		return fmt.Errorf("write status: %w", err)
+	}
+	return nil
+}
+
+// StatusFile keeps a run's status file current: give Update to
+// Options.OnChange. Writes happen in the background, one at a time, always
+// of the latest status, so a thousand-node run does not serialise thousands
+// of snapshots; Close waits for the last.
+type StatusFile struct {
+	path   string
+	mu     sync.Mutex
+	latest *Status // the next status to write, owned by the writer once taken
+	busy   bool
+	err    error
+	done   sync.WaitGroup
+}
+
+// NewStatusFile returns a StatusFile writing to path.
+func NewStatusFile(path string) *StatusFile { return &StatusFile{path: path} }
+
+// Update takes a new status.
+func (w *StatusFile) Update(st *Status) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	// The scheduler reuses its snapshot: copy it, into the copy not taken
+	// by the writer yet if there is one.
+	if w.latest == nil {
+		w.latest = &Status{}
+	}
+	nodes := append(w.latest.Nodes[:0], st.Nodes...)
+	*w.latest = *st
+	w.latest.Nodes = nodes
+	if !w.busy {
+		w.busy = true
+		w.done.Add(1)
+		go w.loop()
+	}
+}
+
+func (w *StatusFile) loop() {
+	defer w.done.Done()
+	for {
+		w.mu.Lock()
+		st := w.latest
+		w.latest = nil
+		if st == nil {
+			w.busy = false
+			w.mu.Unlock()
+			return
+		}
+		w.mu.Unlock()
+		if err := st.WriteFile(w.path); err != nil {
+			w.mu.Lock()
+			w.err = errors.Join(w.err, err)
+			w.mu.Unlock()
+		}
+	}
+}
+
+// Close waits until the latest status is written.
+func (w *StatusFile) Close() error {
+	w.done.Wait()
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err != nil {
+		return fmt.Errorf("write the status file: %w", w.err)
 	}
 	return nil
 }
