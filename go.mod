@@ -12,7 +12,6 @@ require (
 	github.com/sethvargo/go-githubactions v1.3.0
 	go.yaml.in/yaml/v2 v2.4.2
 	go.yaml.in/yaml/v3 v3.0.6
-	golang.org/x/time v0.16.0
 	sigs.k8s.io/yaml v1.6.0
 )
 

@@ -212,7 +212,7 @@ func TestLintRepository(t *testing.T) {
 		}
 	}
 	// Guard against a lint that passes because it found nothing.
-	for _, want := range []string{"action.yml", "actions/setup/action.yml", "actions/plan/action.yml", ".github/workflows/ci.yml", ".github/workflows/plan.yml"} {
+	for _, want := range []string{"action.yml", "actions/setup/action.yml", "actions/plan/action.yml", "actions/promote/action.yml", ".github/workflows/ci.yml", ".github/workflows/plan.yml"} {
 		if _, ok := files[filepath.Join(root, want)]; !ok {
 			t.Errorf("%s is missing", want)
 		}

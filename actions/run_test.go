@@ -509,6 +509,20 @@ func TestPlanAction(t *testing.T) {
 		}
 	})
 
+	t.Run("promote action runs the plan", func(t *testing.T) {
+		res := j.run(ctx, filepath.Join(j.repo, "actions", "promote"), map[string]string{
+			"manifest": inputs["manifest"], "to": "dev", "dry_run": "true", "token": "not-used-by-a-dry-run",
+		}, nil)
+		if res.stepError != nil {
+			t.Fatalf("%v\n%s", res.stepError, res.logs["promote"])
+		}
+		if res.outputs["result"] != "success" || !strings.Contains(res.outputs["succeeded"], `"service-c@dev"`) || res.outputs["status_file"] == "" {
+			t.Errorf("outputs = %v, want a successful dry run of the dev nodes", res.outputs)
+		}
+		if !strings.Contains(res.summary, "## Promotion success") {
+			t.Errorf("summary = %q", res.summary)
+		}
+	})
 	t.Run("root action reuses the binary", func(t *testing.T) {
 		res := j.run(ctx, j.repo, map[string]string{"command": "version", "args": "--help\n"}, nil)
 		if res.stepError != nil {

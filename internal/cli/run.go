@@ -137,6 +137,9 @@ func runRun(ctx context.Context, c *Command, rt *actions.Runtime, args []string)
 	if err := publishRun(rt, st, o.statusFile); err != nil {
 		return err
 	}
+	if st.Fatal != "" {
+		return badInput(fmt.Errorf("promotion stopped: %s", st.Fatal))
+	}
 	if st.Result != run.ResultSuccess {
 		return &exitError{ExitFindings, fmt.Errorf("promotion %s: %d failed, %d skipped, %d cancelled; see %s",
 			st.Result, len(st.IDs(run.Failed)), len(st.IDs(run.Skipped)), len(st.IDs(run.Cancelled)), o.statusFile)}

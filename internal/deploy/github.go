@@ -77,7 +77,7 @@ func (g *GitHub) defaults() {
 		g.LockLease = DefaultLockLease
 	}
 	if g.Poll.Min <= 0 {
-		g.Poll = github.Backoff{Min: 3 * time.Second, Max: 30 * time.Second, Factor: 1.5}
+		g.Poll = github.Backoff{Min: 2 * time.Second, Max: 10 * time.Second, Factor: 1.5}
 	}
 	if g.ServerURL == "" {
 		g.ServerURL = "https://github.com"
@@ -118,10 +118,10 @@ func (g *GitHub) Deploy(ctx context.Context, n *plan.Node, attempt int, report f
 		_ = st.set(context.WithoutCancel(ctx), state, truncate(err.Error()), "")
 		return err
 	}
-	if err := st.set(ctx, "queued", "waiting to dispatch "+n.Deploy.Workflow, ""); err != nil {
-		// The status is cosmetic at this point; the lock and the dispatch decide.
+	// The status is cosmetic at this point; the lock and the dispatch decide.
+	st.setAsync(ctx, "queued", "waiting to dispatch "+n.Deploy.Workflow, "", func(err error) {
 		send(run.Update{Message: "could not set the queued status: " + err.Error()})
-	}
+	})
 
 	if err := g.lock(ctx, n, id, send); err != nil {
 		var done *alreadyDone
@@ -160,21 +160,55 @@ func (g *GitHub) Deploy(ctx context.Context, n *plan.Node, attempt int, report f
 	runLink := fmt.Sprintf("%s/%s/%s/actions/runs/%d", g.ServerURL, owner, repo, runID)
 	// The deployment is in progress from the dispatch on: its run may still
 	// queue or wait for reviewers, which the run's page (log_url) shows.
-	if err := st.set(ctx, "in_progress", fmt.Sprintf("%s dispatched for %s", n.Deploy.Workflow, n.ID), runLink); err != nil {
+	st.setAsync(ctx, "in_progress", fmt.Sprintf("%s dispatched for %s", n.Deploy.Workflow, n.ID), runLink, func(err error) {
 		send(run.Update{Message: err.Error()})
-	}
+	})
 	send(run.Update{Phase: run.PhaseQueued, RunURL: runLink})
 	return g.follow(ctx, n, st, runID, runLink, send)
 }
 
-// tracker posts a Deployment's statuses, skipping repeats.
+// tracker posts a Deployment's statuses in order, skipping repeats. The
+// intermediate ones (queued, in_progress) go out in the background, so that
+// the promotion does not wait for them; a final one waits for them first.
 type tracker struct {
-	g    *GitHub
-	id   int64
-	last string
+	g       *GitHub
+	id      int64
+	last    string        // written only by the post in flight
+	mu      sync.Mutex    // guards pending
+	pending chan struct{} // closed when the latest background post is done
 }
 
+// setAsync posts a status in the background, after the ones before it.
+// onErr learns of a failure; it runs before the next set returns.
+func (t *tracker) setAsync(ctx context.Context, state, description, logURL string, onErr func(error)) {
+	t.mu.Lock()
+	prev := t.pending
+	done := make(chan struct{})
+	t.pending = done
+	t.mu.Unlock()
+	go func() {
+		defer close(done)
+		if prev != nil {
+			<-prev
+		}
+		if err := t.post(ctx, state, description, logURL); err != nil {
+			onErr(err)
+		}
+	}()
+}
+
+// set posts a status once the background ones are done.
 func (t *tracker) set(ctx context.Context, state, description, logURL string) error {
+	t.mu.Lock()
+	prev := t.pending
+	t.mu.Unlock()
+	if prev != nil {
+		<-prev
+	}
+	return t.post(ctx, state, description, logURL)
+}
+
+func (t *tracker) post(ctx context.Context, state, description, logURL string) error {
 	if state == t.last && (state == "queued" || state == "in_progress") {
 		return nil
 	}
@@ -469,9 +503,26 @@ func (g *GitHub) follow(ctx context.Context, n *plan.Node, st *tracker, runID in
 	// ones are free 304s). A run rarely ends within half its expected time,
 	// so the first look waits that long: the queued state is usually over
 	// by then and costs nothing.
-	first := min(max(time.Duration(n.ExpectedSeconds)*time.Second/2, poll.Min), 4*poll.Max)
+	expected := time.Duration(n.ExpectedSeconds) * time.Second
+	first := min(max(expected/2, poll.Min), 4*poll.Max)
 	if err := g.Clock.Sleep(ctx, first); err != nil {
 		return g.cancelRun(ctx, st, runID, runLink)
+	}
+	// Polls slow down while nothing changes, but look again right at the
+	// expected end and quickly after it, when the run most likely ends.
+	expectedEnd := g.Clock.Now().Add(expected - first)
+	crossed := false
+	next := func(changed bool) time.Duration {
+		d := poll.Next(changed)
+		now := g.Clock.Now()
+		switch {
+		case now.Before(expectedEnd):
+			d = min(d, expectedEnd.Sub(now))
+		case !crossed:
+			crossed = true
+			d = poll.Next(true)
+		}
+		return d
 	}
 	for {
 		r, _, err := c.GH.Actions.GetWorkflowRunByID(ctx, c.Owner, c.Repo, runID)
@@ -488,7 +539,7 @@ func (g *GitHub) follow(ctx context.Context, n *plan.Node, st *tracker, runID in
 			send(run.Update{Message: fmt.Sprintf("polling the run failed (%v); retrying", err)})
 		default:
 			failures = 0
-			state := r.GetStatus()
+			state, prev := r.GetStatus(), last
 			changed := state != last
 			last = state
 			if changed {
@@ -498,13 +549,17 @@ func (g *GitHub) follow(ctx context.Context, n *plan.Node, st *tracker, runID in
 				if state == "completed" {
 					return g.conclude(ctx, st, r, runLink)
 				}
+				if state == "in_progress" && prev == "waiting" {
+					// After an approval wait the deploy itself starts now.
+					expectedEnd, crossed = g.Clock.Now().Add(expected), false
+				}
 			}
-			if err := g.Clock.Sleep(ctx, poll.Next(changed)); err != nil {
+			if err := g.Clock.Sleep(ctx, next(changed)); err != nil {
 				return g.cancelRun(ctx, st, runID, runLink)
 			}
 			continue
 		}
-		if err := g.Clock.Sleep(ctx, poll.Next(false)); err != nil {
+		if err := g.Clock.Sleep(ctx, next(false)); err != nil {
 			return g.cancelRun(ctx, st, runID, runLink)
 		}
 	}
@@ -558,13 +613,17 @@ func (g *GitHub) cancelRun(ctx context.Context, st *tracker, runID int64, runLin
 	return fmt.Errorf("cancelled the deploy run %s: %w", runLink, why)
 }
 
-// classify marks failures worth retrying: GitHub's own trouble and lost
-// answers. A refused request (4xx) is final.
+// classify marks failures worth retrying (GitHub's own trouble, lost
+// answers) and failures that doom every node (a token GitHub refuses or
+// that lacks a permission). Other refusals fail the node alone.
 func (g *GitHub) classify(err error) error {
 	var amb *github.AmbiguousError
 	code := github.StatusCode(err)
-	if errors.As(err, &amb) || code >= 500 || code == 429 || (code == 0 && !errors.Is(err, context.Canceled)) {
+	switch {
+	case errors.As(err, &amb) || code >= 500 || code == 429 || (code == 0 && !errors.Is(err, context.Canceled)):
 		return run.Transient(err)
+	case code == 401 || code == 403:
+		return run.Fatal(err)
 	}
 	return err
 }

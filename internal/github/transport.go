@@ -16,7 +16,6 @@ import (
 	"time"
 
 	gh "github.com/google/go-github/v60/github"
-	"golang.org/x/time/rate"
 )
 
 const (
@@ -46,7 +45,7 @@ type retryTransport struct {
 	sleep           func(context.Context, time.Duration) error
 	maxRetries      int
 	attemptTimeout  time.Duration
-	writes          *rate.Limiter // nil: writes are not throttled
+	writes          *writeWindow // nil: writes are not throttled
 	writesPerMinute int
 	basePath        string
 	auth            authKind
@@ -60,16 +59,38 @@ type retryTransport struct {
 	pausedUntil time.Time
 }
 
-// newWriteLimiter returns a token bucket that lets through at most perMinute
-// writes in any 60-second window: a burst of up to 10 and a rate of the rest,
-// since a full bucket plus a minute of refill would otherwise exceed it.
-func newWriteLimiter(perMinute int) *rate.Limiter {
+// writeWindow lets at most n writes start in any 60-second window: the
+// exact form of GitHub's limit on content-creating requests, so a burst of
+// up to n writes goes out at once and the sustained rate is n a minute.
+type writeWindow struct {
+	mu    sync.Mutex
+	n     int
+	slots []time.Time // start times booked for the last n writes, oldest first
+}
+
+// newWriteLimiter returns a writeWindow of perMinute writes, or nil for no
+// throttle when perMinute is negative.
+func newWriteLimiter(perMinute int) *writeWindow {
 	if perMinute < 0 {
 		return nil
 	}
-	burst := min(max(perMinute/8, 1), 10)
-	refill := max(perMinute-burst, 1)
-	return rate.NewLimiter(rate.Every(time.Minute/time.Duration(refill)), burst)
+	return &writeWindow{n: max(perMinute, 1)}
+}
+
+// reserve books the earliest start at or after now that keeps the window's
+// promise and returns how long to wait for it.
+func (w *writeWindow) reserve(now time.Time) time.Duration {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	start := now
+	if len(w.slots) == w.n {
+		if t := w.slots[0].Add(time.Minute); t.After(start) {
+			start = t
+		}
+		w.slots = w.slots[1:]
+	}
+	w.slots = append(w.slots, start)
+	return start.Sub(now)
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -313,15 +334,12 @@ func (t *retryTransport) waitForPause(ctx context.Context, route string) error {
 
 // throttle delays a write to keep under writesPerMinute.
 func (t *retryTransport) throttle(ctx context.Context, route string) error {
-	now := t.now()
-	r := t.writes.ReserveN(now, 1)
-	d := r.DelayFrom(now)
+	d := t.writes.reserve(t.now())
 	if d <= 0 {
 		return nil
 	}
 	t.stats.add(route, func(s *RouteStats) { s.Throttled++ })
 	if err := t.sleep(ctx, d); err != nil {
-		r.CancelAt(t.now())
 		return fmt.Errorf("waiting %v to stay under %d writes a minute: %w", d.Round(time.Millisecond), t.writesPerMinute, err)
 	}
 	return nil

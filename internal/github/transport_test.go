@@ -431,11 +431,12 @@ func TestWriteThrottle(t *testing.T) {
 		post: script(t, reply{status: 201, body: `{}`}),
 		get:  script(t, reply{status: 200, body: `[]`}),
 	})
-	// 18 a minute: a burst of 2, then one every 60s/16 = 3.75s.
-	c, clock := newTestClient(t, srv, func(cfg *Config) { cfg.WritesPerMinute = 18 })
+	// 3 a minute in any 60-second window: writes 1-3 go at once, 4 waits a
+	// minute, 5 and 6 then fit in the same new window, 7 waits another.
+	c, clock := newTestClient(t, srv, func(cfg *Config) { cfg.WritesPerMinute = 3 })
 	ctx := context.Background()
 
-	for range 5 {
+	for range 7 {
 		if err := do(ctx, c, http.MethodPost, "repos/octo-org/octo-repo/deployments", map[string]string{"ref": "main"}); err != nil {
 			t.Fatal(err)
 		}
@@ -444,14 +445,14 @@ func TestWriteThrottle(t *testing.T) {
 		}
 	}
 
-	want := []time.Duration{3750 * time.Millisecond, 3750 * time.Millisecond, 3750 * time.Millisecond}
+	want := []time.Duration{time.Minute, time.Minute}
 	approx := cmp.Comparer(func(a, b time.Duration) bool { return (a - b).Abs() < time.Millisecond })
 	if diff := cmp.Diff(want, clock.Sleeps(), approx); diff != "" {
 		t.Errorf("sleeps (-want +got):\n%s", diff)
 	}
 	stats := c.Stats()
-	if got := stats["POST /repos/{owner}/{repo}/deployments"].Throttled; got != 3 {
-		t.Errorf("POST Throttled = %d, want 3", got)
+	if got := stats["POST /repos/{owner}/{repo}/deployments"].Throttled; got != 2 {
+		t.Errorf("POST Throttled = %d, want 2", got)
 	}
 	if got := stats["GET /repos/{owner}/{repo}/deployments"].Throttled; got != 0 {
 		t.Errorf("GET Throttled = %d, want 0: reads are not throttled", got)

@@ -42,6 +42,11 @@ type Options struct {
 	// Tokens maps a token to the login it authenticates as. When it is
 	// non-nil, any other token is answered 401 "Bad credentials".
 	Tokens map[string]string
+
+	// ReadOnlyTokens are tokens that may read but not write, like a
+	// workflow's GITHUB_TOKEN without `deployments: write`: their writes
+	// are answered 403 "Resource not accessible by integration".
+	ReadOnlyTokens []string
 	// ListingDelay hides a run from run listings for this long (simulated)
 	// after its dispatch, as GitHub lists runs a moment after the dispatch.
 	// GET of the run by id works at once.
@@ -371,6 +376,11 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, route string, h h
 		return
 	}
 	q.login = login
+	if r.Method != http.MethodGet && r.Method != http.MethodHead && s.readOnly(r) {
+		w.Header().Set("X-Accepted-GitHub-Permissions", acceptedPermissions(route))
+		s.write(w, q, s.errorReply(q, http.StatusForbidden, "Resource not accessible by integration", nil), s.rateSnapshot())
+		return
+	}
 
 	free := freeRoutes[route]
 	if !free {
@@ -492,6 +502,25 @@ func (s *Server) authenticate(r *http.Request) (login, problem string) {
 		return "", "Bad credentials"
 	}
 	return login, ""
+}
+
+// readOnly reports whether the request's token may not write.
+func (s *Server) readOnly(r *http.Request) bool {
+	_, token, _ := strings.Cut(strings.TrimSpace(r.Header.Get("Authorization")), " ")
+	return slices.Contains(s.opts.ReadOnlyTokens, strings.TrimSpace(token))
+}
+
+// acceptedPermissions is what GitHub names in X-Accepted-GitHub-Permissions
+// for a write it refused.
+func acceptedPermissions(route string) string {
+	switch {
+	case strings.Contains(route, "/deployments"):
+		return "deployments=write"
+	case strings.Contains(route, "/environments"):
+		return "administration=write"
+	default:
+		return "actions=write"
+	}
 }
 
 // etagMatches applies If-None-Match with the weak comparison RFC 9110 asks for.

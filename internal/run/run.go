@@ -78,6 +78,21 @@ func IsTransient(err error) bool {
 	return errors.As(err, &t)
 }
 
+// FatalError is a failure that dooms every node, not just this one: a token
+// GitHub refuses, a permission it lacks. The run starts nothing more.
+type FatalError struct{ Err error }
+
+func (e *FatalError) Error() string { return e.Err.Error() }
+func (e *FatalError) Unwrap() error { return e.Err }
+
+// Fatal marks err as dooming the whole run.
+func Fatal(err error) error {
+	if err == nil {
+		return nil
+	}
+	return &FatalError{Err: err}
+}
+
 // State is where a node is.
 type State string
 

@@ -349,6 +349,12 @@ func (s *scheduler) fail(n *node, err error) {
 	n.status.State = Failed
 	n.status.Message = err.Error()
 	s.window = s.opts.RolloutInitial
+	var fatal *FatalError
+	if errors.As(err, &fatal) && s.status.Fatal == "" {
+		s.status.Fatal = fmt.Sprintf("%s: %v", n.plan.ID, err)
+		s.stop(fmt.Sprintf("not started: %s failed in a way every node would", n.plan.ID), Skipped)
+		return
+	}
 	if s.opts.FailFast {
 		s.stop(fmt.Sprintf("cancelled by fail_fast: %s failed", n.plan.ID), Skipped)
 		for _, m := range s.nodes {

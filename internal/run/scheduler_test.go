@@ -381,3 +381,26 @@ func TestStatusFile(t *testing.T) {
 		t.Errorf("OnChange was called %d times, want once per change", changes)
 	}
 }
+
+type fatalExec struct{ *fakeExec }
+
+func (f fatalExec) Deploy(ctx context.Context, n *plan.Node, attempt int, report func(Update)) error {
+	if n.ID == "a@dev" {
+		return Fatal(errors.New("403 Resource not accessible by integration"))
+	}
+	return f.fakeExec.Deploy(ctx, n, attempt, report)
+}
+
+func TestFatal(t *testing.T) {
+	t.Parallel()
+	c := clock.NewScaled(scale)
+	f := newFake(c, nil)
+	st := runPlan(t, testPlan(t, diamond, dag.Selection{}), fatalExec{f}, Options{Clock: c})
+	got := states(st)
+	if got["a@dev"] != Failed || got["e@dev"] == Succeeded && f.deploys["e@prod"] > 0 || !strings.Contains(st.Fatal, "a@dev: 403") {
+		t.Errorf("states %v, fatal %q; want a@dev failed and nothing new started", got, st.Fatal)
+	}
+	if got["b@dev"] != Skipped || got["e@prod"] != Skipped {
+		t.Errorf("states %v, want the rest skipped", got)
+	}
+}

@@ -32,6 +32,8 @@ type Status struct {
 	UpdatedAt      time.Time    `json:"updated_at"`
 	FinishedAt     *time.Time   `json:"finished_at,omitempty"`
 	Window         int          `json:"window"`
+	// Fatal is the failure that stopped the whole run, if one did.
+	Fatal string `json:"fatal,omitempty"`
 	Nodes          []NodeStatus `json:"nodes"`
 }
 
