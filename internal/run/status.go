@@ -24,17 +24,17 @@ const (
 // Status is a run's state: what `promote run` rewrites to its status file
 // after every change, and returns at the end.
 type Status struct {
-	Version        int          `json:"version"`
-	ManifestSHA256 string       `json:"manifest_sha256"`
-	Commit         string       `json:"commit,omitempty"`
-	Result         string       `json:"result"`
-	StartedAt      time.Time    `json:"started_at"`
-	UpdatedAt      time.Time    `json:"updated_at"`
-	FinishedAt     *time.Time   `json:"finished_at,omitempty"`
-	Window         int          `json:"window"`
+	Version        int        `json:"version"`
+	ManifestSHA256 string     `json:"manifest_sha256"`
+	Commit         string     `json:"commit,omitempty"`
+	Result         string     `json:"result"`
+	StartedAt      time.Time  `json:"started_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	FinishedAt     *time.Time `json:"finished_at,omitempty"`
+	Window         int        `json:"window"`
 	// Fatal is the failure that stopped the whole run, if one did.
-	Fatal string `json:"fatal,omitempty"`
-	Nodes          []NodeStatus `json:"nodes"`
+	Fatal string       `json:"fatal,omitempty"`
+	Nodes []NodeStatus `json:"nodes"`
 }
 
 // NodeStatus is one node's state and what it cost: the KPI record of a node.
