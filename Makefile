@@ -43,14 +43,20 @@ lint: tools
 	$(TOOLS)/staticcheck ./...
 	$(TOOLS)/actionlint .github/workflows/*.yml
 
-# Benchmarks on one core; BENCHMARKS.md records the numbers.
+# Benchmarks; BENCHMARKS.md records the numbers. The plan benchmarks run on
+# one core; the promotion benchmarks simulate hours of promotions against the
+# in-memory GitHub on a scaled clock and take several minutes.
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 -benchtime $(BENCHTIME) ./internal/dag
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 -benchtime 3x ./internal/manifest
+	$(GO) test -run '^$$' -bench Makespan -benchtime 1x -timeout 60m -v ./internal/deploy
+	$(GO) test -run '^$$' -bench LargePromotion -benchtime 1x -timeout 30m ./internal/deploy
 
-# The main job on the example repository's embedded defaults.
+# The main job on the example repository's embedded defaults: plan it, then
+# promote it with each service's deploy script (soak times shortened to 2s).
 demo: build
 	cd examples && ../bin/promote plan
+	cd examples && ../bin/promote run --soak 2s --status-file ../bin/promote-status.json
 
 clean:
 	rm -rf bin .tools
