@@ -45,8 +45,11 @@ type GitHub struct {
 	ServerURL   string // https://github.com, for links
 	LockTimeout time.Duration
 	LockLease   time.Duration
-	Clock       clock.Clock
-	Poll        github.Backoff
+	// StartGrace is how long a Deployment without any status yet still
+	// holds the lock: its promotion is starting, unless its process died.
+	StartGrace time.Duration
+	Clock      clock.Clock
+	Poll       github.Backoff
 
 	initOnce   sync.Once
 	resumeOnce sync.Once
@@ -61,6 +64,7 @@ var ErrNoWorkflow = errors.New("no such workflow")
 const (
 	DefaultLockTimeout = 10 * time.Minute
 	DefaultLockLease   = 6 * time.Hour
+	DefaultStartGrace  = 10 * time.Minute
 )
 
 // init fills the zero fields with defaults, once: nodes deploy concurrently.
@@ -75,6 +79,9 @@ func (g *GitHub) defaults() {
 	}
 	if g.LockLease <= 0 {
 		g.LockLease = DefaultLockLease
+	}
+	if g.StartGrace <= 0 {
+		g.StartGrace = DefaultStartGrace
 	}
 	if g.Poll.Min <= 0 {
 		g.Poll = github.Backoff{Min: 2 * time.Second, Max: 10 * time.Second, Factor: 1.5}
@@ -406,7 +413,7 @@ func (g *GitHub) holder(ctx context.Context, ds []*gh.Deployment, ours int64) (*
 		case s == nil:
 			// Created, no status yet: its promotion is starting, unless it
 			// died right there.
-			if now.Sub(created) < 10*time.Minute {
+			if now.Sub(created) < g.StartGrace {
 				holder = d
 			}
 		case activeStates[s.GetState()] && now.Sub(s.GetUpdatedAt().Time) < g.LockLease:

@@ -145,7 +145,9 @@ func statesOf(d githubtest.Deployment) []string {
 // whose statuses follow the run, the run gated by the protected environment.
 func TestGitHubPromotion(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, githubtest.Options{})
+	// A slower clock than the other tests: the approval wait is measured by
+	// polls, which a loaded machine must not delay past the approval.
+	w := newWorld(t, githubtest.Options{Clock: clock.NewScaled(600)})
 	ex := w.executor()
 	p := manifestPlan(t, workflowManifest, ex.Commit)
 	st := w.run(t, context.Background(), ex, p)
