@@ -93,6 +93,9 @@ func (w *world) executor() *GitHub {
 	return &GitHub{
 		Client: w.client, Commit: w.srv.SHA("main"), DispatchRef: "main", RunURL: "https://github.test/acme/app/actions/runs/1",
 		Clock: w.clock, Poll: github.Backoff{Min: 5 * time.Second, Max: 20 * time.Second, Factor: 2},
+		// Hours of lease and grace pass in milliseconds on this clock; a
+		// loaded machine must not make a live promotion look abandoned.
+		LockLease: 1000 * time.Hour, StartGrace: 1000 * time.Hour,
 	}
 }
 
@@ -310,11 +313,15 @@ func TestGitHubLock(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if i == 1 {
-				_ = w.clock.Sleep(context.Background(), time.Minute) // the first takes the lock
-			}
 			results[i] = ex.Deploy(context.Background(), &p.Nodes[0], 1, func(run.Update) {})
 		}()
+		// The first takes the lock before the second starts.
+		for deadline := time.Now().Add(10 * time.Second); i == 0 && len(w.srv.Deployments()) == 0; {
+			if time.Now().After(deadline) {
+				t.Fatal("the first promotion created no deployment")
+			}
+			time.Sleep(time.Millisecond)
+		}
 	}
 	wg.Wait()
 	if results[0] != nil {
