@@ -41,7 +41,7 @@ lint: tools
 	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted: $$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	$(TOOLS)/staticcheck ./...
-	$(TOOLS)/actionlint .github/workflows/*.yml
+	$(TOOLS)/actionlint .github/workflows/*.yml examples/.github/workflows/*.yml
 
 # Benchmarks; BENCHMARKS.md records the numbers. The plan benchmarks run on
 # one core; the promotion benchmarks simulate hours of promotions against the

@@ -205,7 +205,7 @@ func TestLintRepository(t *testing.T) {
 			files[m] = actionFile
 		}
 	}
-	for _, pattern := range []string{".github/workflows/*.yml", ".github/workflows/*.yaml"} {
+	for _, pattern := range []string{".github/workflows/*.yml", ".github/workflows/*.yaml", "examples/.github/workflows/*.yml"} {
 		matches, _ := filepath.Glob(filepath.Join(root, pattern))
 		for _, m := range matches {
 			files[m] = workflowFile
