@@ -6,6 +6,7 @@ package clock
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"time"
 )
@@ -28,10 +29,16 @@ func (Real) Now() time.Time { return time.Now() }
 // Sleep waits for d or ctx.
 func (Real) Sleep(ctx context.Context, d time.Duration) error { return sleep(ctx, d) }
 
-// sleep waits for the real duration d or for ctx.
+// sleep waits for the real duration d or for ctx. A wait that would run past
+// ctx's deadline fails at once, saying so, instead of sleeping into it: that
+// saves a job from sleeping just to time out, and since ctx is not done yet,
+// callers such as go-github pass this error on instead of ctx.Err().
 func sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
+	}
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
+		return fmt.Errorf("waiting %v would run past the deadline: %w", d, context.DeadlineExceeded)
 	}
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -5,6 +5,7 @@ import (
 	"crypto/rsa"
 	"errors"
 	"fmt"
+	"github.com/promote-dev/promote/internal/clock"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -202,7 +203,7 @@ func (cfg Config) withDefaults() Config {
 		cfg.MaxRetries = 0
 	}
 	if cfg.Sleep == nil {
-		cfg.Sleep = sleep
+		cfg.Sleep = clock.Real{}.Sleep
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -211,25 +212,4 @@ func (cfg Config) withDefaults() Config {
 		cfg.HTTPClient = &http.Client{}
 	}
 	return cfg
-}
-
-// sleep is the default Config.Sleep. Failing at once when the wait would run
-// past the deadline saves a job from sleeping just to time out, and returns
-// before ctx is done, so go-github passes this error on instead of replacing
-// it with ctx.Err().
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < d {
-		return fmt.Errorf("waiting %v would run past the deadline: %w", d, context.DeadlineExceeded)
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
