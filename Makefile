@@ -7,6 +7,7 @@ GO ?= go
 TOOLS := $(CURDIR)/.tools/bin
 ACTIONLINT_VERSION := v1.7.12
 STATICCHECK_VERSION := v0.8.2
+VERSITYGW_VERSION := v1.8.0
 FUZZTIME ?= 20s
 BENCHTIME ?= 20x
 
@@ -17,7 +18,7 @@ all: build
 build:
 	$(GO) build -trimpath -o bin/promote ./cmd/promote
 
-tools: $(TOOLS)/actionlint $(TOOLS)/staticcheck
+tools: $(TOOLS)/actionlint $(TOOLS)/staticcheck $(TOOLS)/versitygw
 
 $(TOOLS)/actionlint:
 	GOBIN=$(TOOLS) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
@@ -25,12 +26,17 @@ $(TOOLS)/actionlint:
 $(TOOLS)/staticcheck:
 	GOBIN=$(TOOLS) $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 
+# versitygw: a real S3 server that enforces Object Lock, which the S3 store's
+# tests start on loopback.
+$(TOOLS)/versitygw:
+	GOBIN=$(TOOLS) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
+
 # Every test: lint, unit and end-to-end tests with the race detector, and a
 # bounded fuzzing run of each parser.
 test: lint unit fuzz
 
-unit:
-	$(GO) test -race -shuffle=on -count=1 ./...
+unit: tools
+	VERSITYGW=$(TOOLS)/versitygw $(GO) test -race -shuffle=on -count=1 ./...
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzManifest$$' -fuzztime $(FUZZTIME) ./internal/manifest
