@@ -57,12 +57,17 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -cpu 1 -benchtime 3x ./internal/manifest
 	$(GO) test -run '^$$' -bench Makespan -benchtime 1x -timeout 60m -v ./internal/deploy
 	$(GO) test -run '^$$' -bench LargePromotion -benchtime 1x -timeout 30m ./internal/deploy
+	$(GO) test -run '^$$' -bench Verify -benchtime 1x ./internal/evidence
+	VERSITYGW=$(TOOLS)/versitygw $(GO) test -run '^$$' -bench Upload -benchtime 1x ./internal/store
 
-# The main job on the example repository's embedded defaults: plan it, then
-# promote it with each service's deploy script (soak times shortened to 2s).
+# The main job on the example repository's embedded defaults: plan it,
+# promote it with each service's deploy script (soak times shortened to 2s),
+# sealing signed evidence in examples/.promote (key made on first use), and
+# verify the evidence chain.
 demo: build
 	cd examples && ../bin/promote plan
 	cd examples && ../bin/promote run --soak 2s --status-file ../bin/promote-status.json
+	cd examples && ../bin/promote evidence verify
 
 clean:
 	rm -rf bin .tools

@@ -1,6 +1,7 @@
 package actions
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"flag"
@@ -202,4 +203,21 @@ func (r *Runtime) RunURL() string {
 		u += "/attempts/" + attempt
 	}
 	return u
+}
+
+// IDToken requests the job's GitHub OIDC token for audience (the job needs
+// `permissions: id-token: write`) and masks it. It is how Promote logs in to
+// Vault without a long-lived secret.
+func (r *Runtime) IDToken(ctx context.Context, audience string) (string, error) {
+	if r.getenv("ACTIONS_ID_TOKEN_REQUEST_URL") == "" {
+		return "", errors.New("no GitHub OIDC token here: give the job `permissions: id-token: write`, or use Vault token auth outside GitHub Actions")
+	}
+	token, err := githubactions.New(githubactions.WithGetenv(r.getenv), githubactions.WithWriter(io.Discard)).GetIDToken(ctx, audience)
+	if err != nil {
+		return "", fmt.Errorf("request the GitHub OIDC token: %w", err)
+	}
+	if err := r.Mask(token); err != nil {
+		return "", err
+	}
+	return token, nil
 }

@@ -137,6 +137,9 @@ func runRun(ctx context.Context, c *Command, rt *actions.Runtime, args []string)
 	if err := publishRun(rt, st, o.statusFile); err != nil {
 		return err
 	}
+	if err := c.seal(ctx, rt, o, p, st); err != nil {
+		return err
+	}
 	if st.Fatal != "" {
 		return badInput(fmt.Errorf("promotion stopped: %s", st.Fatal))
 	}
@@ -229,6 +232,31 @@ func publishRun(rt *actions.Runtime, st *run.Status, statusFile string) error {
 		return err
 	}
 	return rt.SetOutput("status_file", statusFile)
+}
+
+// seal records the run's nodes as evidence when the manifest configures it.
+// A dry run deploys nothing and so proves nothing: it seals nothing.
+func (c *Command) seal(ctx context.Context, rt *actions.Runtime, o runOptions, p *plan.Plan, st *run.Status) error {
+	if o.dryRun || !p.Settings.EvidenceEnabled {
+		return nil
+	}
+	_, m, err := c.loadManifest(rt, o.manifest, false)
+	if err != nil {
+		return err
+	}
+	if m.Evidence == nil {
+		return nil
+	}
+	if len(p.Commit) != 40 {
+		fmt.Fprintf(c.Stderr, "promote: no evidence sealed: the plan names no full commit (%q)\n", p.Commit)
+		return nil
+	}
+	n, err := c.sealRun(ctx, rt, m, p, st)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(c.Stdout, "Sealed %d evidence records in %s\n", n, m.Evidence.Store)
+	return nil
 }
 
 // githubExecutor connects to GitHub from the environment (GITHUB_API_URL,

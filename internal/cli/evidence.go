@@ -1,0 +1,387 @@
+package cli
+
+import (
+	"context"
+	"crypto"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/promote-dev/promote/internal/actions"
+	"github.com/promote-dev/promote/internal/evidence"
+	"github.com/promote-dev/promote/internal/manifest"
+	"github.com/promote-dev/promote/internal/plan"
+	"github.com/promote-dev/promote/internal/run"
+	"github.com/promote-dev/promote/internal/sign"
+	"github.com/promote-dev/promote/internal/store"
+)
+
+// evidenceStore opens the store the manifest's evidence section names:
+// file://DIR relative to the manifest's directory, or s3://BUCKET/PREFIX.
+func evidenceStore(ctx context.Context, m *manifest.Manifest) (evidence.Store, *store.S3, error) {
+	ev := m.Evidence
+	dir := filepath.Dir(m.File)
+	switch {
+	case strings.HasPrefix(ev.Store, "file://"):
+		path := strings.TrimPrefix(ev.Store, "file://")
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(dir, path)
+		}
+		s, err := evidence.NewLocalStore(path)
+		return s, nil, err
+	case strings.HasPrefix(ev.Store, "s3://"):
+		bucket, prefix, _ := strings.Cut(strings.TrimPrefix(ev.Store, "s3://"), "/")
+		mode := store.ModeCompliance
+		if ev.Mode == manifest.LockGovernance {
+			mode = store.ModeGovernance
+		}
+		s, err := store.NewS3(ctx, store.S3Config{
+			Bucket: bucket, Prefix: prefix, Region: ev.Region, Endpoint: ev.Endpoint, UsePathStyle: ev.Endpoint != "",
+			Retention: time.Duration(ev.RetentionDays) * 24 * time.Hour, Mode: mode,
+		})
+		return s, s, err
+	}
+	return nil, nil, badInput(fmt.Errorf("evidence.store %q: use file://DIR or s3://BUCKET[/PREFIX]", ev.Store))
+}
+
+// evidenceSigner opens the manifest's signer. A local key is created on
+// first use when create is set; Vault logs in with VAULT_TOKEN or GitHub's
+// OIDC token.
+func (c *Command) evidenceSigner(ctx context.Context, rt *actions.Runtime, m *manifest.Manifest, create bool) (sign.Signer, error) {
+	s := m.Evidence.Signer
+	if s.Local != nil {
+		path := s.Local.Path
+		if !filepath.IsAbs(path) {
+			path = filepath.Join(filepath.Dir(m.File), path)
+		}
+		if !create {
+			if _, err := os.Stat(path); err != nil {
+				return nil, badInput(fmt.Errorf("no signing key at %q to take the public key from: pass --key with the PEM public key: %w", path, err))
+			}
+		}
+		l, _, err := sign.LoadOrCreateLocal(path, s.Local.Algorithm)
+		if err != nil {
+			return nil, badInput(err)
+		}
+		return l, nil
+	}
+	v := s.Vault
+	address := v.Address
+	if address == "" {
+		address = c.Getenv("VAULT_ADDR")
+	}
+	token := c.Getenv("VAULT_TOKEN")
+	_ = rt.Mask(token)
+	vs, err := sign.NewVault(ctx, sign.VaultConfig{
+		Address: address, Mount: v.Mount, Key: v.Key, Auth: v.Auth, Token: token,
+		JWTMount: v.JWTMount, Role: v.Role, Audience: v.Audience, IDToken: rt.IDToken,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vault signer: %w", err)
+	}
+	return vs, nil
+}
+
+// sealRun records every node of a finished run as signed evidence, in one
+// batch: one signing call, however many nodes.
+func (c *Command) sealRun(ctx context.Context, rt *actions.Runtime, m *manifest.Manifest, p *plan.Plan, st *run.Status) (int, error) {
+	store, _, err := evidenceStore(ctx, m)
+	if err != nil {
+		return 0, err
+	}
+	signer, err := c.evidenceSigner(ctx, rt, m, true)
+	if err != nil {
+		return 0, err
+	}
+	planJSON, err := p.JSON()
+	if err != nil {
+		return 0, err
+	}
+	planSum := sha256.Sum256(planJSON)
+	repo := ""
+	if r := c.Getenv("GITHUB_REPOSITORY"); r != "" {
+		repo = strings.TrimSuffix(cmpOr(c.Getenv("GITHUB_SERVER_URL"), "https://github.com"), "/") + "/" + r
+	}
+	nodes := map[string]plan.Node{}
+	for _, n := range p.Nodes {
+		nodes[n.ID] = n
+	}
+	var records []evidence.Record
+	for _, n := range st.Nodes {
+		pn := nodes[n.ID]
+		r := evidence.Record{
+			Kind:           evidence.KindPromotion,
+			Repository:     repo,
+			Commit:         p.Commit,
+			Subjects:       []evidence.Subject{{Name: "plan.json", SHA256: hex.EncodeToString(planSum[:])}},
+			Service:        pn.Service,
+			Environment:    pn.Environment,
+			Node:           n.ID,
+			DeploymentID:   n.DeploymentID,
+			WorkflowRunURL: cmpOr(rt.RunURL(), n.RunURL),
+			Actor:          cmpOr(c.Getenv("GITHUB_ACTOR"), c.Getenv("USER"), "unknown"),
+			Approvers:      []string{},
+			Outcome:        string(n.State),
+			Attempts:       n.Attempts,
+		}
+		if n.StartedAt != nil {
+			r.StartedAt = *n.StartedAt
+		}
+		if n.FinishedAt != nil {
+			r.FinishedAt = *n.FinishedAt
+		}
+		if r.StartedAt.IsZero() {
+			r.StartedAt = st.StartedAt
+		}
+		if r.FinishedAt.IsZero() {
+			r.FinishedAt = cmpOr(st.UpdatedAt, r.StartedAt)
+		}
+		records = append(records, r)
+	}
+	stored, err := evidence.Append(ctx, store, signer, records)
+	if err != nil {
+		return 0, fmt.Errorf("seal the evidence of this run: %w", err)
+	}
+	return len(stored), nil
+}
+
+func cmpOr[T comparable](vals ...T) T {
+	var zero T
+	for _, v := range vals {
+		if v != zero {
+			return v
+		}
+	}
+	return zero
+}
+
+func runEvidence(ctx context.Context, c *Command, rt *actions.Runtime, args []string) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		return badInput(errors.New("usage: promote evidence verify|public-key|check-bucket [flags] (see promote evidence verify -h)"))
+	}
+	switch args[0] {
+	case "verify":
+		return c.evidenceVerify(ctx, rt, args[1:])
+	case "public-key":
+		return c.evidencePublicKey(ctx, rt, args[1:])
+	case "check-bucket":
+		return c.evidenceCheckBucket(ctx, rt, args[1:])
+	}
+	return badInput(fmt.Errorf("unknown evidence command %q (expected verify, public-key or check-bucket)", args[0]))
+}
+
+// evidenceManifest reads the manifest and insists on an evidence section.
+func (c *Command) evidenceManifest(rt *actions.Runtime, path string) (*manifest.Manifest, error) {
+	_, m, err := c.loadManifest(rt, path, false)
+	if err != nil {
+		return nil, err
+	}
+	if m.Evidence == nil {
+		return nil, badInput(fmt.Errorf("%s configures no evidence: add an evidence section (see docs/manifest.md)", path))
+	}
+	return m, nil
+}
+
+// keyFiles collects repeated --key flags.
+type keyFiles []string
+
+func (k *keyFiles) String() string     { return strings.Join(*k, ",") }
+func (k *keyFiles) Set(v string) error { *k = append(*k, v); return nil }
+
+func (c *Command) evidenceVerify(ctx context.Context, rt *actions.Runtime, args []string) error {
+	var manifestPath, output string
+	var keys keyFiles
+	fs := c.flags("evidence verify", "evidence verify [--manifest PATH] [--key PUBLIC.pem ...] [--output text|json]")
+	fs.StringVar(&manifestPath, "manifest", manifest.DefaultFile, "the promotion manifest, whose evidence section names the store and signer")
+	fs.Var(&keys, "key", "a PEM public key to trust (repeatable); default: the signer's keys")
+	fs.StringVar(&output, "output", "text", "what to print: text or json")
+	if err := parse(fs, rt, args); err != nil {
+		return err
+	}
+	m, err := c.evidenceManifest(rt, manifestPath)
+	if err != nil {
+		return err
+	}
+	trusted := map[string]crypto.PublicKey{}
+	for _, f := range keys {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return badInput(fmt.Errorf("--key: %w", err))
+		}
+		pub, err := sign.ParsePublicKeyPEM(data)
+		if err != nil {
+			return badInput(fmt.Errorf("--key %q: %w", f, err))
+		}
+		id, err := sign.KeyIDOf(pub)
+		if err != nil {
+			return badInput(err)
+		}
+		trusted[id] = pub
+	}
+	if len(keys) == 0 {
+		signer, err := c.evidenceSigner(ctx, rt, m, false)
+		if err != nil {
+			return err
+		}
+		if trusted, err = signer.PublicKeys(ctx); err != nil {
+			return err
+		}
+	}
+	st, s3, err := evidenceStore(ctx, m)
+	if err != nil {
+		return err
+	}
+	report, err := evidence.Verify(ctx, st, trusted)
+	if err != nil {
+		return fmt.Errorf("verify the evidence in %s: %w", m.Evidence.Store, err)
+	}
+	var audit *store.AuditReport
+	if s3 != nil {
+		if audit, err = s3.Audit(ctx); err != nil {
+			return fmt.Errorf("audit the object versions in %s: %w", m.Evidence.Store, err)
+		}
+	}
+	ok := report.OK() && (audit == nil || audit.OK())
+	if output == "json" {
+		out := struct {
+			OK     bool             `json:"ok"`
+			Store  string           `json:"store"`
+			Report *evidence.Report `json:"report"`
+			Audit  []store.Problem  `json:"object_lock_problems,omitempty"`
+			Keys   []string         `json:"keys"`
+		}{OK: ok, Store: m.Evidence.Store, Report: report, Keys: sortedKeys(trusted)}
+		if audit != nil {
+			out.Audit = audit.Problems
+		}
+		enc := json.NewEncoder(c.Stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(out); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(c.Stdout, "Evidence in %s: %d records, %d checkpoints, covered up to record %d\n", m.Evidence.Store, report.Records, len(report.Checkpoints), report.TreeSize)
+		for _, f := range report.Failures {
+			fmt.Fprintf(c.Stdout, "  FAIL %s (seq %d): %s\n", f.Key, f.Seq, f.Reason)
+		}
+		if audit != nil {
+			for _, p := range audit.Problems {
+				fmt.Fprintf(c.Stdout, "  FAIL %s\n", p.String())
+			}
+		}
+		if ok {
+			fmt.Fprintln(c.Stdout, "OK: every signature, link, sequence number and checkpoint verifies")
+		}
+	}
+	if rt.Enabled() {
+		var md strings.Builder
+		fmt.Fprintf(&md, "## Evidence %s\n\n`%s`: %d records, %d checkpoints.\n\n", map[bool]string{true: "verified", false: "FAILED"}[ok], m.Evidence.Store, report.Records, len(report.Checkpoints))
+		if !ok {
+			md.WriteString("| Object | Seq | Problem |\n|---|---:|---|\n")
+			for _, f := range report.Failures {
+				fmt.Fprintf(&md, "| `%s` | %d | %s |\n", f.Key, f.Seq, strings.ReplaceAll(f.Reason, "|", `\|`))
+			}
+		}
+		rt.AddSummary(md.String())
+		if err := rt.SetOutput("ok", fmt.Sprint(ok)); err != nil {
+			return err
+		}
+	}
+	if !ok {
+		return &exitError{ExitFindings, fmt.Errorf("the evidence does not verify: %d problems", len(report.Failures)+len(auditProblems(audit)))}
+	}
+	return nil
+}
+
+func auditProblems(a *store.AuditReport) []store.Problem {
+	if a == nil {
+		return nil
+	}
+	return a.Problems
+}
+
+func sortedKeys(m map[string]crypto.PublicKey) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+func (c *Command) evidencePublicKey(ctx context.Context, rt *actions.Runtime, args []string) error {
+	var manifestPath string
+	fs := c.flags("evidence public-key", "evidence public-key [--manifest PATH]")
+	fs.StringVar(&manifestPath, "manifest", manifest.DefaultFile, "the promotion manifest, whose evidence section names the signer")
+	if err := parse(fs, rt, args); err != nil {
+		return err
+	}
+	m, err := c.evidenceManifest(rt, manifestPath)
+	if err != nil {
+		return err
+	}
+	signer, err := c.evidenceSigner(ctx, rt, m, false)
+	if err != nil {
+		return err
+	}
+	keys, err := signer.PublicKeys(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range sortedKeys(keys) {
+		pem, err := sign.PublicKeyPEM(keys[id])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.Stdout, "# %s\n%s", id, pem)
+	}
+	return nil
+}
+
+func (c *Command) evidenceCheckBucket(ctx context.Context, rt *actions.Runtime, args []string) error {
+	var manifestPath string
+	fs := c.flags("evidence check-bucket", "evidence check-bucket [--manifest PATH]")
+	fs.StringVar(&manifestPath, "manifest", manifest.DefaultFile, "the promotion manifest, whose evidence section names the bucket")
+	if err := parse(fs, rt, args); err != nil {
+		return err
+	}
+	m, err := c.evidenceManifest(rt, manifestPath)
+	if err != nil {
+		return err
+	}
+	_, s3, err := evidenceStore(ctx, m)
+	if err != nil {
+		return err
+	}
+	if s3 == nil {
+		return badInput(fmt.Errorf("evidence.store %q is no S3 bucket; check-bucket checks s3:// stores", m.Evidence.Store))
+	}
+	checks, err := s3.CheckBucket(ctx)
+	if err != nil {
+		return err
+	}
+	failed := 0
+	for _, ch := range checks {
+		mark := "PASS"
+		if !ch.OK {
+			mark, failed = "FAIL", failed+1
+		}
+		fmt.Fprintf(c.Stdout, "%s %-20s %s\n", mark, ch.Name, ch.Detail)
+		if !ch.OK && ch.Fix != "" {
+			fmt.Fprintf(c.Stdout, "     fix: %s\n", ch.Fix)
+		}
+	}
+	for _, w := range s3.Warnings() {
+		fmt.Fprintf(c.Stdout, "WARN %s\n", w)
+	}
+	if failed > 0 {
+		return &exitError{ExitFindings, fmt.Errorf("%d of %d bucket checks failed", failed, len(checks))}
+	}
+	return nil
+}
