@@ -89,20 +89,70 @@ func (c *Command) evidenceSigner(ctx context.Context, rt *actions.Runtime, m *ma
 	return vs, nil
 }
 
+// spoolOf is where records wait that could not reach the store: a
+// directory beside the manifest, which a workflow can keep between runs with
+// actions/cache.
+func spoolOf(m *manifest.Manifest) evidence.Spool {
+	return evidence.Spool{Dir: filepath.Join(filepath.Dir(m.File), ".promote", "spool")}
+}
+
 // sealRun records every node of a finished run as signed evidence, in one
-// batch: one signing call, however many nodes.
+// batch: one signing call, however many nodes. Records spooled by earlier
+// runs go first. When the store cannot take them, the records are signed
+// into the spool instead, and the next run or promote evidence flush
+// appends them: nothing is lost.
 func (c *Command) sealRun(ctx context.Context, rt *actions.Runtime, m *manifest.Manifest, p *plan.Plan, st *run.Status) (int, error) {
-	store, _, err := evidenceStore(ctx, m)
-	if err != nil {
-		return 0, err
-	}
 	signer, err := c.evidenceSigner(ctx, rt, m, true)
 	if err != nil {
 		return 0, err
 	}
-	planJSON, err := p.JSON()
+	records, err := c.runRecords(rt, p, st)
 	if err != nil {
 		return 0, err
+	}
+	spool := spoolOf(m)
+	store, _, err := evidenceStore(ctx, m)
+	if err == nil {
+		err = c.flushSpool(ctx, spool, store, signer)
+	}
+	if err == nil {
+		_, err = evidence.Append(ctx, store, signer, records)
+	}
+	if err != nil {
+		file, serr := spool.Put(ctx, signer, records)
+		if serr != nil {
+			return 0, fmt.Errorf("seal the evidence of this run: %w; spooling it failed too: %w", err, serr)
+		}
+		msg := fmt.Sprintf("the evidence store %s is unavailable (%v); %d records are signed and spooled in %s until the next run or `promote evidence flush` appends them", m.Evidence.Store, err, len(records), file)
+		fmt.Fprintf(c.Stderr, "promote: %s\n", msg)
+		_ = rt.Annotate(actions.Annotation{Level: actions.Warning, Title: "Evidence spooled", Message: msg})
+		return 0, nil
+	}
+	return len(records), nil
+}
+
+// flushSpool appends what earlier runs spooled.
+func (c *Command) flushSpool(ctx context.Context, spool evidence.Spool, store evidence.Store, signer sign.Signer) error {
+	pending, err := spool.Pending()
+	if err != nil || len(pending) == 0 {
+		return err
+	}
+	keys, err := signer.PublicKeys(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := spool.Flush(ctx, store, signer, keys)
+	if n > 0 {
+		fmt.Fprintf(c.Stdout, "Appended %d spooled evidence records\n", n)
+	}
+	return err
+}
+
+// runRecords are the evidence records of a finished run, one per node.
+func (c *Command) runRecords(rt *actions.Runtime, p *plan.Plan, st *run.Status) ([]evidence.Record, error) {
+	planJSON, err := p.JSON()
+	if err != nil {
+		return nil, err
 	}
 	planSum := sha256.Sum256(planJSON)
 	repo := ""
@@ -145,11 +195,7 @@ func (c *Command) sealRun(ctx context.Context, rt *actions.Runtime, m *manifest.
 		}
 		records = append(records, r)
 	}
-	stored, err := evidence.Append(ctx, store, signer, records)
-	if err != nil {
-		return 0, fmt.Errorf("seal the evidence of this run: %w", err)
-	}
-	return len(stored), nil
+	return records, nil
 }
 
 func cmpOr[T comparable](vals ...T) T {
@@ -164,9 +210,11 @@ func cmpOr[T comparable](vals ...T) T {
 
 func runEvidence(ctx context.Context, c *Command, rt *actions.Runtime, args []string) error {
 	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
-		return badInput(errors.New("usage: promote evidence verify|public-key|check-bucket [flags] (see promote evidence verify -h)"))
+		return badInput(errors.New("usage: promote evidence verify|public-key|check-bucket|flush [flags] (see promote evidence verify -h)"))
 	}
 	switch args[0] {
+	case "flush":
+		return c.evidenceFlush(ctx, rt, args[1:])
 	case "verify":
 		return c.evidenceVerify(ctx, rt, args[1:])
 	case "public-key":
@@ -174,7 +222,38 @@ func runEvidence(ctx context.Context, c *Command, rt *actions.Runtime, args []st
 	case "check-bucket":
 		return c.evidenceCheckBucket(ctx, rt, args[1:])
 	}
-	return badInput(fmt.Errorf("unknown evidence command %q (expected verify, public-key or check-bucket)", args[0]))
+	return badInput(fmt.Errorf("unknown evidence command %q (expected verify, public-key, check-bucket or flush)", args[0]))
+}
+
+func (c *Command) evidenceFlush(ctx context.Context, rt *actions.Runtime, args []string) error {
+	var manifestPath string
+	fs := c.flags("evidence flush", "evidence flush [--manifest PATH]")
+	fs.StringVar(&manifestPath, "manifest", manifest.DefaultFile, "the promotion manifest, whose evidence section names the store and signer")
+	if err := parse(fs, rt, args); err != nil {
+		return err
+	}
+	m, err := c.evidenceManifest(rt, manifestPath)
+	if err != nil {
+		return err
+	}
+	spool := spoolOf(m)
+	pending, err := spool.Pending()
+	if err != nil {
+		return err
+	}
+	if len(pending) == 0 {
+		fmt.Fprintln(c.Stdout, "Nothing spooled.")
+		return nil
+	}
+	store, _, err := evidenceStore(ctx, m)
+	if err != nil {
+		return err
+	}
+	signer, err := c.evidenceSigner(ctx, rt, m, false)
+	if err != nil {
+		return err
+	}
+	return c.flushSpool(ctx, spool, store, signer)
 }
 
 // evidenceManifest reads the manifest and insists on an evidence section.

@@ -83,3 +83,34 @@ func TestEvidence(t *testing.T) {
 		t.Errorf("unknown evidence command: exit %d", r.code)
 	}
 }
+
+// TestEvidenceSpool promotes while the evidence store is unusable: the
+// records are signed into the spool, and flush appends them once the store
+// is back.
+func TestEvidenceSpool(t *testing.T) {
+	t.Parallel()
+	yaml := strings.Replace(evidenceManifest, "file://.promote/evidence", "file://store", 1)
+	dir := gittest.Init(t, map[string]string{"promotion.yaml": yaml})
+	// A file where the store's directory should be.
+	if err := os.WriteFile(filepath.Join(dir, "store"), []byte("in the way"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	manifest := filepath.Join(dir, "promotion.yaml")
+	r := promote(t, nil, "run", "--manifest", manifest, "--status-file", filepath.Join(dir, "status.json"), "--heartbeat", "0")
+	if r.code != ExitOK || !strings.Contains(r.stderr, "4 records are signed and spooled") {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if err := os.Remove(filepath.Join(dir, "store")); err != nil {
+		t.Fatal(err)
+	}
+	r = promote(t, nil, "evidence", "flush", "--manifest", manifest)
+	if r.code != ExitOK || !strings.Contains(r.stdout, "Appended 4 spooled evidence records") {
+		t.Fatalf("flush: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r = promote(t, nil, "evidence", "flush", "--manifest", manifest); r.code != ExitOK || !strings.Contains(r.stdout, "Nothing spooled.") {
+		t.Errorf("second flush: exit %d\n%s", r.code, r.stdout)
+	}
+	if r = promote(t, nil, "evidence", "verify", "--manifest", manifest); r.code != ExitOK || !strings.Contains(r.stdout, "4 records") {
+		t.Errorf("verify: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}

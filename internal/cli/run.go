@@ -255,7 +255,9 @@ func (c *Command) seal(ctx context.Context, rt *actions.Runtime, o runOptions, p
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(c.Stdout, "Sealed %d evidence records in %s\n", n, m.Evidence.Store)
+	if n > 0 {
+		fmt.Fprintf(c.Stdout, "Sealed %d evidence records in %s\n", n, m.Evidence.Store)
+	}
 	return nil
 }
 
