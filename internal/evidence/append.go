@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/promote-dev/promote/internal/clock"
 	"math/rand/v2"
 	"strings"
 	"time"
@@ -113,14 +114,7 @@ func Append(ctx context.Context, store Store, signer sign.Signer, records []Reco
 // spread out.
 func backoff(ctx context.Context, attempt int) error {
 	d := time.Duration(rand.Int64N(int64(min(attempt, 20)) * int64(time.Millisecond)))
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return clock.Real{}.Sleep(ctx, d)
 }
 
 // head is the last record of a log.

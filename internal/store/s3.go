@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/promote-dev/promote/internal/clock"
 	"io"
 	"net/http"
 	"path"
@@ -242,7 +243,7 @@ func (s *S3) Create(ctx context.Context, key string, data []byte) (string, error
 		if _, serr := in.Body.(io.Seeker).Seek(0, io.SeekStart); serr != nil {
 			return "", serr
 		}
-		if werr := wait(ctx, time.Duration(50<<attempt)*time.Millisecond); werr != nil {
+		if werr := (clock.Real{}).Sleep(ctx, time.Duration(50<<attempt)*time.Millisecond); werr != nil {
 			return "", fmt.Errorf("create %s: %w", s.url(full), werr)
 		}
 	}
@@ -375,16 +376,4 @@ func contentType(key string) string {
 		return "text/plain; charset=utf-8"
 	}
 	return "application/octet-stream"
-}
-
-// wait sleeps for d or until ctx is done.
-func wait(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
