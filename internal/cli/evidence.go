@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto"
 	"crypto/sha256"
@@ -157,7 +158,7 @@ func (c *Command) runRecords(rt *actions.Runtime, p *plan.Plan, st *run.Status) 
 	planSum := sha256.Sum256(planJSON)
 	repo := ""
 	if r := c.Getenv("GITHUB_REPOSITORY"); r != "" {
-		repo = strings.TrimSuffix(cmpOr(c.Getenv("GITHUB_SERVER_URL"), "https://github.com"), "/") + "/" + r
+		repo = strings.TrimSuffix(cmp.Or(c.Getenv("GITHUB_SERVER_URL"), "https://github.com"), "/") + "/" + r
 	}
 	nodes := map[string]plan.Node{}
 	for _, n := range p.Nodes {
@@ -175,8 +176,8 @@ func (c *Command) runRecords(rt *actions.Runtime, p *plan.Plan, st *run.Status) 
 			Environment:    pn.Environment,
 			Node:           n.ID,
 			DeploymentID:   n.DeploymentID,
-			WorkflowRunURL: cmpOr(rt.RunURL(), n.RunURL),
-			Actor:          cmpOr(c.Getenv("GITHUB_ACTOR"), c.Getenv("USER"), "unknown"),
+			WorkflowRunURL: cmp.Or(rt.RunURL(), n.RunURL),
+			Actor:          cmp.Or(c.Getenv("GITHUB_ACTOR"), c.Getenv("USER"), "unknown"),
 			Approvers:      []string{},
 			Outcome:        string(n.State),
 			Attempts:       n.Attempts,
@@ -191,21 +192,11 @@ func (c *Command) runRecords(rt *actions.Runtime, p *plan.Plan, st *run.Status) 
 			r.StartedAt = st.StartedAt
 		}
 		if r.FinishedAt.IsZero() {
-			r.FinishedAt = cmpOr(st.UpdatedAt, r.StartedAt)
+			r.FinishedAt = cmp.Or(st.UpdatedAt, r.StartedAt)
 		}
 		records = append(records, r)
 	}
 	return records, nil
-}
-
-func cmpOr[T comparable](vals ...T) T {
-	var zero T
-	for _, v := range vals {
-		if v != zero {
-			return v
-		}
-	}
-	return zero
 }
 
 func runEvidence(ctx context.Context, c *Command, rt *actions.Runtime, args []string) error {
