@@ -8,6 +8,7 @@ TOOLS := $(CURDIR)/.tools/bin
 ACTIONLINT_VERSION := v1.7.12
 STATICCHECK_VERSION := v0.8.2
 VERSITYGW_VERSION := v1.8.0
+COSIGN_VERSION := v2.6.1
 FUZZTIME ?= 20s
 BENCHTIME ?= 20x
 
@@ -18,7 +19,7 @@ all: build
 build:
 	$(GO) build -trimpath -o bin/promote ./cmd/promote
 
-tools: $(TOOLS)/actionlint $(TOOLS)/staticcheck $(TOOLS)/versitygw
+tools: $(TOOLS)/actionlint $(TOOLS)/staticcheck $(TOOLS)/versitygw $(TOOLS)/cosign
 
 $(TOOLS)/actionlint:
 	GOBIN=$(TOOLS) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
@@ -31,12 +32,16 @@ $(TOOLS)/staticcheck:
 $(TOOLS)/versitygw:
 	GOBIN=$(TOOLS) $(GO) install github.com/versity/versitygw/cmd/versitygw@$(VERSITYGW_VERSION)
 
+# cosign: a verifier Promote did not write, which must accept its evidence.
+$(TOOLS)/cosign:
+	GOBIN=$(TOOLS) $(GO) install github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
+
 # Every test: lint, unit and end-to-end tests with the race detector, and a
 # bounded fuzzing run of each parser.
 test: lint unit fuzz
 
 unit: tools
-	VERSITYGW=$(TOOLS)/versitygw $(GO) test -race -shuffle=on -count=1 ./...
+	VERSITYGW=$(TOOLS)/versitygw COSIGN=$(TOOLS)/cosign $(GO) test -race -shuffle=on -count=1 ./...
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzManifest$$' -fuzztime $(FUZZTIME) ./internal/manifest
