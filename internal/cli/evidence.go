@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"os"
 	"path/filepath"
 	"slices"
@@ -25,8 +26,10 @@ import (
 )
 
 // evidenceStore opens the store the manifest's evidence section names:
-// file://DIR relative to the manifest's directory, or s3://BUCKET/PREFIX.
-func evidenceStore(ctx context.Context, m *manifest.Manifest) (evidence.Store, *store.S3, error) {
+// file://DIR relative to the manifest's directory, or s3://BUCKET/PREFIX
+// with AWS's usual credentials (AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY,
+// or the default chain: profiles, OIDC web identity, instance roles).
+func (c *Command) evidenceStore(ctx context.Context, m *manifest.Manifest) (evidence.Store, *store.S3, error) {
 	ev := m.Evidence
 	dir := filepath.Dir(m.File)
 	switch {
@@ -43,11 +46,18 @@ func evidenceStore(ctx context.Context, m *manifest.Manifest) (evidence.Store, *
 		if ev.Mode == manifest.LockGovernance {
 			mode = store.ModeGovernance
 		}
-		s, err := store.NewS3(ctx, store.S3Config{
+		cfg := store.S3Config{
 			Bucket: bucket, Prefix: prefix, Region: ev.Region, Endpoint: ev.Endpoint, UsePathStyle: ev.Endpoint != "",
 			Retention: time.Duration(ev.RetentionDays) * 24 * time.Hour, Mode: mode,
-		})
-		return s, s, err
+		}
+		if id := c.Getenv("AWS_ACCESS_KEY_ID"); id != "" {
+			cfg.Credentials = credentials.NewStaticCredentialsProvider(id, c.Getenv("AWS_SECRET_ACCESS_KEY"), c.Getenv("AWS_SESSION_TOKEN"))
+		}
+		s, err := store.NewS3(ctx, cfg)
+		if err != nil {
+			return nil, nil, err
+		}
+		return s, s, nil
 	}
 	return nil, nil, badInput(fmt.Errorf("evidence.store %q: use file://DIR or s3://BUCKET[/PREFIX]", ev.Store))
 }
@@ -112,7 +122,7 @@ func (c *Command) sealRun(ctx context.Context, rt *actions.Runtime, m *manifest.
 		return 0, err
 	}
 	spool := spoolOf(m)
-	store, _, err := evidenceStore(ctx, m)
+	store, _, err := c.evidenceStore(ctx, m)
 	if err == nil {
 		err = c.flushSpool(ctx, spool, store, signer)
 	}
@@ -236,7 +246,7 @@ func (c *Command) evidenceFlush(ctx context.Context, rt *actions.Runtime, args [
 		fmt.Fprintln(c.Stdout, "Nothing spooled.")
 		return nil
 	}
-	store, _, err := evidenceStore(ctx, m)
+	store, _, err := c.evidenceStore(ctx, m)
 	if err != nil {
 		return err
 	}
@@ -304,7 +314,7 @@ func (c *Command) evidenceVerify(ctx context.Context, rt *actions.Runtime, args 
 			return err
 		}
 	}
-	st, s3, err := evidenceStore(ctx, m)
+	st, s3, err := c.evidenceStore(ctx, m)
 	if err != nil {
 		return err
 	}
@@ -425,7 +435,7 @@ func (c *Command) evidenceCheckBucket(ctx context.Context, rt *actions.Runtime, 
 	if err != nil {
 		return err
 	}
-	_, s3, err := evidenceStore(ctx, m)
+	_, s3, err := c.evidenceStore(ctx, m)
 	if err != nil {
 		return err
 	}

@@ -3,12 +3,12 @@ package store
 import (
 	"context"
 	"errors"
+	"github.com/promote-dev/promote/internal/store/storetest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/smithy-go"
@@ -156,7 +156,7 @@ func TestCheckBucket(t *testing.T) {
 func TestCheckBucketMissing(t *testing.T) {
 	t.Parallel()
 	g := gateway(t)
-	s, err := NewS3(context.Background(), S3Config{Bucket: "no-such-bucket", Endpoint: g.endpoint, Credentials: credentials.NewStaticCredentialsProvider(gwAccessKey, gwSecretKey, "")})
+	s, err := NewS3(context.Background(), S3Config{Bucket: "no-such-bucket", Endpoint: g.Endpoint, Credentials: storetest.Credentials()})
 	if err != nil {
 		t.Fatal(err)
 	}

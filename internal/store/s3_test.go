@@ -374,7 +374,7 @@ func TestReadChecksum(t *testing.T) {
 	if _, err := s.Create(ctx, "records/1.json", []byte(`{"seq":1}`)); err != nil {
 		t.Fatal(err)
 	}
-	file := filepath.Join(g.dir, "root", s.bucket, "promote/evidence/records/1.json")
+	file := filepath.Join(g.Dir(), "root", s.bucket, "promote/evidence/records/1.json")
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)

@@ -2,13 +2,10 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
+	"github.com/promote-dev/promote/internal/store/storetest"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -16,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
@@ -26,10 +21,11 @@ import (
 // bucket of its own.
 var gw *versitygw
 
-const (
-	gwAccessKey = "promote-test"
-	gwSecretKey = "promote-test-secret"
-)
+// versitygw is the test binary's gateway, and a counter of its buckets.
+type versitygw struct {
+	*storetest.Gateway
+	buckets atomic.Int64
+}
 
 func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
@@ -37,121 +33,19 @@ func TestMain(m *testing.M) {
 
 func runTests(m *testing.M) int {
 	if bin := os.Getenv("VERSITYGW"); bin != "" {
-		var err error
-		gw, err = startVersitygw(bin)
+		g, err := storetest.Start(bin)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 3
 		}
+		gw = &versitygw{Gateway: g}
 		defer func() {
-			if err := gw.stop(); err != nil {
+			if err := gw.Stop(); err != nil {
 				fmt.Fprintln(os.Stderr, err)
 			}
 		}()
 	}
 	return m.Run()
-}
-
-// versitygw is a running versitygw serving a temporary posix directory.
-type versitygw struct {
-	endpoint string
-	dir      string
-	cmd      *exec.Cmd
-	exited   chan struct{}
-	buckets  atomic.Int64
-}
-
-// startVersitygw starts bin on a free port and waits until it answers. The
-// port is free when chosen but may be taken before versitygw binds it, so
-// a start whose server exits is tried again on another port.
-func startVersitygw(bin string) (*versitygw, error) {
-	dir, err := os.MkdirTemp("", "promote-versitygw-")
-	if err != nil {
-		return nil, err
-	}
-	var lastErr error
-	for range 3 {
-		var g *versitygw
-		g, lastErr = tryVersitygw(bin, dir)
-		if lastErr == nil {
-			return g, nil
-		}
-	}
-	os.RemoveAll(dir)
-	return nil, fmt.Errorf("start versitygw %q: %w", bin, lastErr)
-}
-
-func tryVersitygw(bin, dir string) (*versitygw, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	addr := l.Addr().String()
-	l.Close()
-	root, vers := filepath.Join(dir, "root"), filepath.Join(dir, "versions")
-	for _, d := range []string{root, vers} {
-		if err := os.MkdirAll(d, 0o755); err != nil {
-			return nil, err
-		}
-	}
-	logFile, err := os.Create(filepath.Join(dir, "versitygw.log"))
-	if err != nil {
-		return nil, err
-	}
-	defer logFile.Close()
-	cmd := exec.Command(bin, "--port", addr, "--quiet", "--keep-alive",
-		"posix", "--versioning-dir", vers, root)
-	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY="+gwAccessKey, "ROOT_SECRET_KEY="+gwSecretKey)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	setParentDeathSignal(cmd)
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	g := &versitygw{endpoint: "http://" + addr, dir: dir, cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		cmd.Wait()
-		close(g.exited)
-	}()
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		select {
-		case <-g.exited:
-			log, _ := os.ReadFile(logFile.Name())
-			return nil, fmt.Errorf("versitygw exited at start: %s", log)
-		default:
-		}
-		// Any HTTP answer, even 403 to an unsigned request, means it serves.
-		if resp, err := client.Get(g.endpoint); err == nil {
-			resp.Body.Close()
-			return g, nil
-		}
-		if time.Now().After(deadline) {
-			g.kill()
-			return nil, errors.New("versitygw did not answer within 20s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-func (g *versitygw) kill() {
-	g.cmd.Process.Kill()
-	<-g.exited
-}
-
-// stop ends versitygw and removes its directory. Object Lock binds the S3
-// API only; the files and their extended attributes delete like any other.
-func (g *versitygw) stop() error {
-	g.cmd.Process.Signal(os.Interrupt)
-	select {
-	case <-g.exited:
-	case <-time.After(5 * time.Second):
-		g.kill()
-	}
-	if err := os.RemoveAll(g.dir); err != nil {
-		return fmt.Errorf("remove versitygw's directory: %w", err)
-	}
-	return nil
 }
 
 // gateway returns the test binary's versitygw, or skips the test.
@@ -179,16 +73,12 @@ func (g *versitygw) config(tb testing.TB, lock bool) S3Config {
 		Bucket:      g.bucketName(tb),
 		Prefix:      "promote/evidence",
 		Region:      "us-east-1",
-		Endpoint:    g.endpoint,
-		Credentials: credentials.NewStaticCredentialsProvider(gwAccessKey, gwSecretKey, ""),
+		Endpoint:    g.Endpoint,
+		Credentials: storetest.Credentials(),
 		Retention:   24 * time.Hour,
 	}
-	_, err := g.client(tb).CreateBucket(context.Background(), &s3.CreateBucketInput{
-		Bucket:                     aws.String(cfg.Bucket),
-		ObjectLockEnabledForBucket: aws.Bool(lock),
-	})
-	if err != nil {
-		tb.Fatalf("CreateBucket(%q) = %v", cfg.Bucket, err)
+	if err := g.CreateBucket(context.Background(), cfg.Bucket, lock); err != nil {
+		tb.Fatal(err)
 	}
 	return cfg
 }
@@ -212,14 +102,7 @@ func (g *versitygw) newStore(tb testing.TB, edit func(*S3Config)) *S3 {
 // Promote would use it.
 func (g *versitygw) client(tb testing.TB) *s3.Client {
 	tb.Helper()
-	return s3.New(s3.Options{
-		Region:                     "us-east-1",
-		BaseEndpoint:               aws.String(g.endpoint),
-		UsePathStyle:               true,
-		Credentials:                credentials.NewStaticCredentialsProvider(gwAccessKey, gwSecretKey, ""),
-		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
-		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
-	})
+	return g.Client()
 }
 
 // recorder is an HTTP transport that keeps each request's method, path and
