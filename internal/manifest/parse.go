@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io"
 	"regexp"
-	"strconv"
 	"strings"
 	"time"
 
+	"github.com/promote-dev/promote/internal/yamlnode"
 	yaml "go.yaml.in/yaml/v3"
 )
 
@@ -27,7 +27,8 @@ const (
 // Parse decodes and validates a manifest. file names the manifest in error
 // messages. On failure the error is an ErrorList holding every problem found.
 func Parse(file string, data []byte) (m *Manifest, err error) {
-	d := &decoder{file: file, budget: nodeBudget(len(data))}
+	d := &decoder{file: file}
+	d.w = yamlnode.Walker{Budget: yamlnode.Budget(len(data)), Report: func(n *yaml.Node, msg string) { d.errorf(n, "%s", msg) }}
 	defer func() {
 		// The YAML library has had panics on hostile input; a bad file must
 		// never crash Promote.
@@ -51,8 +52,6 @@ func Parse(file string, data []byte) (m *Manifest, err error) {
 	}
 	return m, nil
 }
-
-var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
 
 // document parses the YAML text and returns the top-level mapping.
 func (d *decoder) document(data []byte) (*yaml.Node, bool) {
@@ -80,12 +79,8 @@ func (d *decoder) document(data []byte) (*yaml.Node, bool) {
 }
 
 func (d *decoder) syntaxError(err error) {
-	p, msg := Pos{1, 1}, strings.TrimPrefix(err.Error(), "yaml: ")
-	if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
-		line, _ := strconv.Atoi(m[1])
-		p, msg = Pos{line, 1}, m[2]
-	}
-	d.errs = append(d.errs, &Error{File: d.file, Pos: p, Msg: "invalid YAML: " + msg})
+	line, msg := yamlnode.SyntaxError(err)
+	d.errs = append(d.errs, &Error{File: d.file, Pos: Pos{line, 1}, Msg: "invalid YAML: " + msg})
 }
 
 func (d *decoder) manifest(root *yaml.Node, m *Manifest) {
@@ -158,7 +153,7 @@ func (d *decoder) defaults(n *yaml.Node, def *Defaults) {
 
 func (d *decoder) environments(n *yaml.Node, m *Manifest) {
 	d.list(n, "environments", func(item *yaml.Node) {
-		item = d.resolve(item)
+		item = d.w.Resolve(item)
 		env := Environment{Pos: pos(item)}
 		what := fmt.Sprintf("environments[%d]", len(m.Environments))
 		given := d.fields(item, what, map[string]func(*yaml.Node){
@@ -217,21 +212,21 @@ func (d *decoder) name(n *yaml.Node, what, name string) {
 }
 
 func (d *decoder) services(n *yaml.Node, m *Manifest) {
-	n = d.resolve(n)
+	n = d.w.Resolve(n)
 	if n.Kind != yaml.MappingNode {
-		d.errorf(n, "services: expected a mapping of service names to services, got %s", describe(n))
+		d.errorf(n, "services: expected a mapping of service names to services, got %s", yamlnode.Describe(n))
 		return
 	}
-	ps := d.pairs(n)
+	ps := d.w.Pairs(n)
 	if len(ps) == 0 {
 		d.errorf(n, "services: the mapping is empty; declare at least one service")
 		return
 	}
 	m.index = make(map[string]int, len(ps))
 	for _, p := range ps {
-		svc := Service{Name: p.key.Value, Pos: pos(p.key), Compliance: Standard}
-		d.name(p.key, "services", svc.Name)
-		d.service(p.value, &svc)
+		svc := Service{Name: p.Key.Value, Pos: pos(p.Key), Compliance: Standard}
+		d.name(p.Key, "services", svc.Name)
+		d.service(p.Value, &svc)
 		m.index[svc.Name] = len(m.Services)
 		m.Services = append(m.Services, svc)
 	}
@@ -239,7 +234,7 @@ func (d *decoder) services(n *yaml.Node, m *Manifest) {
 
 func (d *decoder) service(n *yaml.Node, svc *Service) {
 	what := fmt.Sprintf("service %q", svc.Name)
-	item := d.resolve(n)
+	item := d.w.Resolve(n)
 	given := d.fields(item, what, map[string]func(*yaml.Node){
 		"depends_on": func(n *yaml.Node) {
 			d.list(n, what+": depends_on", func(n *yaml.Node) {
@@ -280,7 +275,7 @@ func (d *decoder) service(n *yaml.Node, svc *Service) {
 }
 
 func (d *decoder) deploy(n *yaml.Node, what string, dep *Deploy) {
-	item := d.resolve(n)
+	item := d.w.Resolve(n)
 	given := d.fields(item, what, map[string]func(*yaml.Node){
 		"workflow": func(n *yaml.Node) {
 			d.str(n, what+".workflow", &dep.Workflow)
@@ -292,22 +287,22 @@ func (d *decoder) deploy(n *yaml.Node, what string, dep *Deploy) {
 		"ref":     func(n *yaml.Node) { d.str(n, what+".ref", &dep.Ref) },
 		"command": func(n *yaml.Node) { d.str(n, what+".command", &dep.Command) },
 		"inputs": func(n *yaml.Node) {
-			n = d.resolve(n)
+			n = d.w.Resolve(n)
 			if n.Kind != yaml.MappingNode {
-				d.errorf(n, "%s.inputs: expected a mapping of input names to strings, got %s", what, describe(n))
+				d.errorf(n, "%s.inputs: expected a mapping of input names to strings, got %s", what, yamlnode.Describe(n))
 				return
 			}
 			dep.Inputs = map[string]string{}
-			for _, p := range d.pairs(n) {
+			for _, p := range d.w.Pairs(n) {
 				var v string
-				if vn, ok := d.scalar(p.value, fmt.Sprintf("%s.inputs.%s", what, p.key.Value), "!!str", "a string"); ok {
+				if vn, ok := d.scalar(p.Value, fmt.Sprintf("%s.inputs.%s", what, p.Key.Value), "!!str", "a string"); ok {
 					v = vn.Value
 				}
-				switch p.key.Value {
+				switch p.Key.Value {
 				case "service", "environment", "ref", "deployment_id":
-					d.errorf(p.key, "%s.inputs: %q is set by Promote itself; remove it", what, p.key.Value)
+					d.errorf(p.Key, "%s.inputs: %q is set by Promote itself; remove it", what, p.Key.Value)
 				}
-				dep.Inputs[p.key.Value] = v
+				dep.Inputs[p.Key.Value] = v
 			}
 			if len(dep.Inputs) > 21 {
 				d.errorf(n, "%s.inputs: %d inputs, but a workflow takes at most 25 and Promote sends 4; keep at most 21", what, len(dep.Inputs))
@@ -385,7 +380,7 @@ func validStore(store string) error {
 }
 
 func (d *decoder) signer(n *yaml.Node, s *Signer) {
-	item := d.resolve(n)
+	item := d.w.Resolve(n)
 	given := d.fields(item, "evidence.signer", map[string]func(*yaml.Node){
 		"local": func(n *yaml.Node) {
 			s.Local = &LocalSigner{Path: DefaultSigningKey, Algorithm: "ecdsa-p256"}
@@ -399,7 +394,7 @@ func (d *decoder) signer(n *yaml.Node, s *Signer) {
 		"vault": func(n *yaml.Node) {
 			v := &VaultSigner{Mount: "transit", Auth: "jwt", JWTMount: "jwt"}
 			s.Vault = v
-			vn := d.resolve(n)
+			vn := d.w.Resolve(n)
 			given := d.fields(vn, "evidence.signer.vault", map[string]func(*yaml.Node){
 				"address":   func(n *yaml.Node) { d.str(n, "evidence.signer.vault.address", &v.Address) },
 				"mount":     func(n *yaml.Node) { d.str(n, "evidence.signer.vault.mount", &v.Mount) },

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/bmatcuk/doublestar/v4"
+	"github.com/promote-dev/promote/internal/yamlnode"
 )
 
 // validate checks what holds across sections: names, dependencies, cycles,
@@ -63,7 +64,7 @@ func (d *decoder) validate(m *Manifest) {
 				continue
 			case !ok:
 				msg := fmt.Sprintf("service %q depends on unknown service %q", svc.Name, dep.Name)
-				if s := suggest(dep.Name, names); s != "" {
+				if s := yamlnode.Suggest(dep.Name, names); s != "" {
 					msg += fmt.Sprintf("; did you mean %q?", s)
 				} else {
 					msg += fmt.Sprintf(" (the services are %s)", strings.Join(truncate(names, 10), ", "))
