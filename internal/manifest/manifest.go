@@ -32,6 +32,8 @@ type Manifest struct {
 	Services     []Service     // in declaration order
 	// Evidence is nil when the manifest configures no evidence.
 	Evidence *Evidence
+	// Mesh configures promote mesh check.
+	Mesh Mesh
 
 	index map[string]int
 }
@@ -207,3 +209,16 @@ func Load(path string) (*Manifest, error) {
 var namePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
 
 const nameRule = "names start with a letter or digit and hold up to 63 letters, digits, '.', '_' and '-'"
+
+// Mesh configures promote mesh check beyond the services' own mesh
+// directories.
+type Mesh struct {
+	// Paths are files or directories checked with every service's mesh
+	// directory, relative to the manifest (platform-wide configuration).
+	Paths []string
+	// RootNamespace is Istio's root namespace; empty means istio-system.
+	RootNamespace string
+	// MonitoringNamespaces may reach metrics ports; empty means
+	// ["monitoring"].
+	MonitoringNamespaces []string
+}

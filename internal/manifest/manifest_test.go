@@ -251,3 +251,28 @@ func TestAliasBomb(t *testing.T) {
 		t.Errorf("Parse(alias bomb) took %v", d)
 	}
 }
+
+func TestMeshSection(t *testing.T) {
+	t.Parallel()
+	src := `version: 1
+environments: [{name: dev}]
+services:
+  a: {paths: ["a/**"], mesh: a/mesh, deploy: {command: ./deploy.sh}}
+mesh:
+  paths: [platform/mesh]
+  root_namespace: mesh-root
+  monitoring_namespaces: [monitoring, observability]
+`
+	m, err := Parse("promotion.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Mesh{Paths: []string{"platform/mesh"}, RootNamespace: "mesh-root", MonitoringNamespaces: []string{"monitoring", "observability"}}
+	if diff := cmp.Diff(want, m.Mesh); diff != "" {
+		t.Errorf("Parse() mesh mismatch (-want +got):\n%s", diff)
+	}
+	_, err = Parse("promotion.yaml", []byte(strings.Replace(src, "[platform/mesh]", "[/etc/mesh]", 1)))
+	if err == nil || !strings.Contains(err.Error(), "mesh.paths") {
+		t.Errorf("Parse() with an absolute mesh path: error = %v, want one about mesh.paths", err)
+	}
+}

@@ -103,6 +103,7 @@ func (d *decoder) manifest(root *yaml.Node, m *Manifest) {
 		"environments": func(n *yaml.Node) { d.environments(n, m) },
 		"services":     func(n *yaml.Node) { d.services(n, m) },
 		"evidence":     func(n *yaml.Node) { m.Evidence = d.evidence(n) },
+		"mesh":         func(n *yaml.Node) { d.mesh(n, &m.Mesh) },
 	})
 	if given == nil {
 		return
@@ -118,6 +119,31 @@ func (d *decoder) manifest(root *yaml.Node, m *Manifest) {
 	if m.Defaults.Rollout.Step == 0 {
 		m.Defaults.Rollout.Step = 1
 	}
+}
+
+func (d *decoder) mesh(n *yaml.Node, mesh *Mesh) {
+	d.fields(n, "mesh", map[string]func(*yaml.Node){
+		"paths": func(n *yaml.Node) {
+			d.list(n, "mesh.paths", func(n *yaml.Node) {
+				var p string
+				d.str(n, "mesh.paths", &p)
+				if p != "" {
+					d.relative(n, "mesh.paths", p)
+					mesh.Paths = append(mesh.Paths, p)
+				}
+			})
+		},
+		"root_namespace": func(n *yaml.Node) { d.str(n, "mesh.root_namespace", &mesh.RootNamespace) },
+		"monitoring_namespaces": func(n *yaml.Node) {
+			d.list(n, "mesh.monitoring_namespaces", func(n *yaml.Node) {
+				var ns string
+				d.str(n, "mesh.monitoring_namespaces", &ns)
+				if ns != "" {
+					mesh.MonitoringNamespaces = append(mesh.MonitoringNamespaces, ns)
+				}
+			})
+		},
+	})
 }
 
 func (d *decoder) defaults(n *yaml.Node, def *Defaults) {
