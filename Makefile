@@ -9,17 +9,24 @@ ACTIONLINT_VERSION := v1.7.12
 STATICCHECK_VERSION := v0.8.2
 VERSITYGW_VERSION := v1.8.0
 COSIGN_VERSION := v2.6.1
+# istioctl, built from the same Istio commit Promote validates with; only the
+# mesh benchmarks use it, to compare (about 10 minutes to build).
+ISTIO_VERSION = $(shell $(GO) list -m -f '{{.Version}}' istio.io/istio 2>/dev/null)
+# The SARIF 2.1.0 JSON schema (OASIS, rtm.5) as Microsoft ships it in npm;
+# the SARIF tests validate Promote's output against it.
+SARIF_SCHEMA_PACKAGE := @microsoft/jest-sarif@1.0.0-beta.0
+SARIF_SCHEMA_SHA256 := 748e2c3d1a842e7bb258416685c7ea3a0da40005b72267b2052c2856d48ad102
 FUZZTIME ?= 20s
 BENCHTIME ?= 20x
 
-.PHONY: all build test unit fuzz lint bench demo tools clean
+.PHONY: all build test unit fuzz lint bench bench-mesh demo tools clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -o bin/promote ./cmd/promote
 
-tools: $(TOOLS)/actionlint $(TOOLS)/staticcheck $(TOOLS)/versitygw $(TOOLS)/cosign
+tools: $(TOOLS)/actionlint $(TOOLS)/staticcheck $(TOOLS)/versitygw $(TOOLS)/cosign $(TOOLS)/sarif-schema-2.1.0.json
 
 $(TOOLS)/actionlint:
 	GOBIN=$(TOOLS) $(GO) install github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
@@ -36,16 +43,24 @@ $(TOOLS)/versitygw:
 $(TOOLS)/cosign:
 	GOBIN=$(TOOLS) $(GO) install github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
 
+$(TOOLS)/sarif-schema-2.1.0.json:
+	mkdir -p $(TOOLS) && tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
+	(cd "$$tmp" && npm pack --silent $(SARIF_SCHEMA_PACKAGE) >/dev/null) && \
+	echo "$(SARIF_SCHEMA_SHA256)  $$(ls "$$tmp"/*.tgz)" | sha256sum -c --quiet && \
+	tar -xzf "$$tmp"/*.tgz -C "$$tmp" package/lib/schemas/sarif-2.1.0-rtm.5.json && \
+	mv "$$tmp"/package/lib/schemas/sarif-2.1.0-rtm.5.json $@
+
 # Every test: lint, unit and end-to-end tests with the race detector, and a
 # bounded fuzzing run of each parser.
 test: lint unit fuzz
 
 unit: tools
-	VERSITYGW=$(TOOLS)/versitygw COSIGN=$(TOOLS)/cosign $(GO) test -race -shuffle=on -count=1 ./...
+	VERSITYGW=$(TOOLS)/versitygw COSIGN=$(TOOLS)/cosign SARIF_SCHEMA=$(TOOLS)/sarif-schema-2.1.0.json $(GO) test -race -shuffle=on -count=1 ./...
 
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzManifest$$' -fuzztime $(FUZZTIME) ./internal/manifest
 	$(GO) test -run '^$$' -fuzz '^FuzzEscape$$' -fuzztime 10s ./internal/actions
+	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./internal/mesh
 
 lint: tools
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
@@ -64,12 +79,26 @@ bench:
 	$(GO) test -run '^$$' -bench LargePromotion -benchtime 1x -timeout 30m ./internal/deploy
 	$(GO) test -run '^$$' -bench Verify -benchtime 1x ./internal/evidence
 	VERSITYGW=$(TOOLS)/versitygw $(GO) test -run '^$$' -bench Upload -benchtime 1x ./internal/store
+	$(MAKE) bench-mesh
 
-# The main job on the example repository's embedded defaults: plan it,
-# promote it with each service's deploy script (soak times shortened to 2s),
+# The mesh check on a generated corpus of 20,006 resources, layer by layer on
+# one core, beside istioctl validate and analyze on the same corpus (skipped
+# with a message when istioctl cannot be built).
+bench-mesh:
+	-$(MAKE) $(TOOLS)/istioctl
+	ISTIOCTL=$$([ -x $(TOOLS)/istioctl ] && echo $(TOOLS)/istioctl) \
+	  $(GO) test -run '^$$' -bench . -benchtime 3x -cpu 1 -timeout 30m ./internal/mesh
+	$(GO) test -run '^$$' -bench Eval -benchtime 3x -cpu 1 ./internal/policy
+
+$(TOOLS)/istioctl:
+	GOBIN=$(TOOLS) $(GO) install istio.io/istio/istioctl/cmd/istioctl@$(ISTIO_VERSION)
+
+# The main job on the example repository's embedded defaults: check its
+# Istio configuration, plan it, promote it with each service's deploy script (soak times shortened to 2s),
 # sealing signed evidence in examples/.promote (key made on first use), and
 # verify the evidence chain.
 demo: build
+	cd examples && ../bin/promote mesh check
 	cd examples && ../bin/promote plan
 	cd examples && ../bin/promote run --soak 2s --status-file ../bin/promote-status.json
 	cd examples && ../bin/promote evidence verify

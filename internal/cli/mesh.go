@@ -1,0 +1,265 @@
+package cli
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/promote-dev/promote/internal/actions"
+	"github.com/promote-dev/promote/internal/manifest"
+	"github.com/promote-dev/promote/internal/mesh"
+	"github.com/promote-dev/promote/internal/policy"
+	"github.com/promote-dev/promote/internal/report"
+	"github.com/promote-dev/promote/policies"
+)
+
+func runMesh(ctx context.Context, c *Command, rt *actions.Runtime, args []string) error {
+	if len(args) == 0 || args[0] != "check" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+			fmt.Fprintln(c.Stderr, "usage: promote mesh check [flags] [PATH ...] (see promote mesh check -h)")
+			return flag.ErrHelp
+		}
+		return badInput(errors.New("usage: promote mesh check [flags] [PATH ...] (see promote mesh check -h)"))
+	}
+	o, err := c.parseMeshCheck(rt, args[1:])
+	if err != nil {
+		return err
+	}
+	return c.meshCheck(ctx, rt, o)
+}
+
+type meshOptions struct {
+	manifest    string
+	manifestSet bool
+	checks      []mesh.Layer
+	failOn      string
+	output      string
+	sarifFile   string
+	policyDirs  []string
+	namespace   string
+	root        string
+	monitoring  listFlag
+	trustDomain string
+	paths       []string
+	repoRoot    string
+}
+
+// listFlag collects a repeatable, comma-separated flag.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error {
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			*l = append(*l, part)
+		}
+	}
+	return nil
+}
+
+func (c *Command) parseMeshCheck(rt *actions.Runtime, args []string) (meshOptions, error) {
+	var o meshOptions
+	var checks string
+	var dirs listFlag
+	fs := c.flags("mesh check", "mesh check [--checks schema,istio,analysis,policy] [--fail-on error|warning|never] [--output text|json|sarif] [--sarif-file PATH] [--policy DIR] [--manifest PATH] [PATH ... | -]\n\n"+
+		"Checks Istio YAML: PATHs are files, directories (searched for .yaml, .yml and .json)\n"+
+		"or - for standard input. Without PATHs, every service's mesh directory in the manifest.")
+	fs.StringVar(&o.manifest, "manifest", manifest.DefaultFile, "the promotion manifest: its services' mesh directories are the default PATHs, and their compliance modes feed the policies (optional)")
+	fs.StringVar(&checks, "checks", "all", "the layers to run, comma-separated: schema, istio, analysis, policy (schema,istio is what istioctl validate checks)")
+	fs.StringVar(&o.failOn, "fail-on", "error", "exit 1 when a finding is at least this severe: error, warning or never")
+	fs.StringVar(&o.output, "output", "text", "what to print: text, json or sarif")
+	fs.StringVar(&o.sarifFile, "sarif-file", "", "also write SARIF 2.1.0 to this file, for GitHub code scanning")
+	fs.Var(&dirs, "policy", "a directory of your own Rego policies (package promote.mesh.<name>, see docs/policies.md); repeatable")
+	fs.StringVar(&o.namespace, "namespace", "default", "the namespace of resources that name none")
+	fs.StringVar(&o.root, "root-namespace", "", "Istio's root namespace, where resources without a selector apply to the whole mesh (default: the manifest's mesh.root_namespace, else istio-system)")
+	fs.Var(&o.monitoring, "monitoring-namespaces", "namespaces allowed to reach metrics ports, comma-separated (default: the manifest's mesh.monitoring_namespaces, else monitoring)")
+	fs.StringVar(&o.trustDomain, "trust-domain", "cluster.local", "the mesh's trust domain, for the policies")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return o, err
+		}
+		return o, &exitError{ExitBadInput, fmt.Errorf("%w (see promote mesh check -h)", err)}
+	}
+	// Only a manifest named on the command line must exist; the action's
+	// input always holds the default.
+	fs.Visit(func(f *flag.Flag) { o.manifestSet = o.manifestSet || f.Name == "manifest" })
+	if err := rt.ApplyInputs(fs); err != nil {
+		return o, badInput(err)
+	}
+	o.paths = fs.Args()
+	if len(o.paths) == 0 {
+		// In a workflow the action passes paths as an input, one per line
+		// or separated by spaces.
+		o.paths = strings.Fields(rt.Input("paths"))
+	}
+	o.policyDirs = dirs
+	var err error
+	if o.checks, err = mesh.ParseChecks(checks); err != nil {
+		return o, badInput(fmt.Errorf("--checks: %w", err))
+	}
+	if !slices.Contains([]string{"error", "warning", "never"}, o.failOn) {
+		return o, badInput(fmt.Errorf("--fail-on: unknown value %q (expected error, warning or never)", o.failOn))
+	}
+	if !slices.Contains([]string{"text", "json", "sarif"}, o.output) {
+		return o, badInput(fmt.Errorf("--output: unknown format %q (expected text, json or sarif)", o.output))
+	}
+	o.repoRoot = c.Getenv("GITHUB_WORKSPACE")
+	if o.repoRoot == "" {
+		if wd, err := os.Getwd(); err == nil {
+			o.repoRoot = wd
+		}
+	}
+	return o, nil
+}
+
+func (c *Command) meshCheck(ctx context.Context, rt *actions.Runtime, o meshOptions) error {
+	opts := mesh.Options{Checks: o.checks, RootNamespace: o.root, MonitoringNamespaces: o.monitoring, TrustDomain: o.trustDomain}
+	m, err := c.meshManifest(rt, o)
+	if err != nil {
+		return err
+	}
+	var owner mesh.Owner
+	paths := o.paths
+	if m != nil {
+		base := filepath.Dir(m.File)
+		opts.Services = map[string]mesh.ServiceInfo{}
+		type dir struct{ path, service string }
+		var dirs []dir
+		for _, s := range m.Services {
+			opts.Services[s.Name] = mesh.ServiceInfo{Compliance: string(s.Compliance), Mesh: s.Mesh}
+			if s.Mesh != "" {
+				dirs = append(dirs, dir{filepath.Join(base, s.Mesh), s.Name})
+			}
+		}
+		owner = func(file string) string {
+			abs, err := filepath.Abs(file)
+			if err != nil {
+				return ""
+			}
+			for _, d := range dirs {
+				dir, err := filepath.Abs(d.path)
+				if err != nil {
+					continue
+				}
+				if rel, err := filepath.Rel(dir, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
+					return d.service
+				}
+			}
+			return ""
+		}
+		if len(paths) == 0 {
+			for _, d := range dirs {
+				if _, err := os.Stat(d.path); err != nil {
+					return badInput(fmt.Errorf("service %s: mesh directory %q: %w; create it or fix the service's mesh: in %s", d.service, d.path, err, m.File))
+				}
+				paths = append(paths, d.path)
+			}
+			for _, p := range m.Mesh.Paths {
+				paths = append(paths, filepath.Join(base, p))
+			}
+		}
+		opts.RootNamespace = cmp.Or(opts.RootNamespace, m.Mesh.RootNamespace)
+		if len(opts.MonitoringNamespaces) == 0 {
+			opts.MonitoringNamespaces = m.Mesh.MonitoringNamespaces
+		}
+	}
+	if len(paths) == 0 {
+		return badInput(errors.New("nothing to check: name files or directories (or - for standard input), or give services a mesh: directory in the manifest"))
+	}
+	if slices.Contains(o.checks, mesh.LayerPolicy) || len(o.checks) == 0 {
+		engine, err := policy.Load(ctx, policies.FS, "mesh", o.policyDirs)
+		if err != nil {
+			return badInput(err)
+		}
+		opts.Policies = engine
+	}
+	set, err := mesh.Load(paths, mesh.LoadOptions{DefaultNamespace: o.namespace, Owner: owner, Stdin: c.Stdin})
+	if err != nil {
+		return badInput(err)
+	}
+	rep, err := mesh.Check(ctx, set, opts)
+	if err != nil {
+		return err
+	}
+	sarifOpts := report.SARIFOptions{Root: o.repoRoot, ToolVersion: version(), InformationURI: "https://github.com/promote-dev/promote"}
+	switch o.output {
+	case "json":
+		err = report.JSON(c.Stdout, rep)
+	case "sarif":
+		err = report.SARIF(c.Stdout, rep, sarifOpts)
+	default:
+		err = report.Text(c.Stdout, rep)
+	}
+	if err != nil {
+		return err
+	}
+	if o.sarifFile != "" {
+		var buf bytes.Buffer
+		if err := report.SARIF(&buf, rep, sarifOpts); err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Dir(o.sarifFile), 0o755); err != nil {
+			return fmt.Errorf("write the SARIF file: %w", err)
+		}
+		if err := os.WriteFile(o.sarifFile, buf.Bytes(), 0o644); err != nil {
+			return fmt.Errorf("write the SARIF file: %w", err)
+		}
+	}
+	errs, warns, _ := rep.Counts()
+	if rt.Enabled() {
+		// Annotations name files relative to the repository (SARIF
+		// already does).
+		for i, f := range rep.Findings {
+			rep.Findings[i].File = workspaceRelative(o.repoRoot, f.File)
+		}
+		if err := report.Annotate(rt, rep); err != nil {
+			return err
+		}
+		rt.AddSummary(report.Markdown(rep))
+		for name, v := range map[string]string{"errors": strconv.Itoa(errs), "warnings": strconv.Itoa(warns), "sarif_file": o.sarifFile} {
+			if err := rt.SetOutput(name, v); err != nil {
+				return err
+			}
+		}
+	}
+	switch {
+	case o.failOn == "error" && errs > 0, o.failOn == "warning" && errs+warns > 0:
+		return &exitError{ExitFindings, errReported}
+	}
+	return nil
+}
+
+// workspaceRelative returns file relative to root when it lies inside it,
+// else file unchanged.
+func workspaceRelative(root, file string) string {
+	abs, err := filepath.Abs(file)
+	if err != nil || root == "" {
+		return file
+	}
+	rel, err := filepath.Rel(root, abs)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") {
+		return file
+	}
+	return filepath.ToSlash(rel)
+}
+
+// meshManifest reads the manifest when there is one: a --manifest that was
+// given must exist, the default may not.
+func (c *Command) meshManifest(rt *actions.Runtime, o meshOptions) (*manifest.Manifest, error) {
+	if !o.manifestSet {
+		if _, err := os.Stat(o.manifest); errors.Is(err, fs.ErrNotExist) {
+			return nil, nil
+		}
+	}
+	_, m, err := c.loadManifest(rt, o.manifest, o.output == "json")
+	return m, err
+}

@@ -1,0 +1,144 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/promote-dev/promote/internal/actions/actionstest"
+)
+
+const brokenMesh = "../../examples/broken/mesh/"
+
+func TestMeshCheckExitCodes(t *testing.T) {
+	t.Parallel()
+	policyDir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(policyDir, "bad.rego"), []byte("package promote.mesh.bad\n\nfindings contains f if {\n\tf := \n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		what   string
+		args   []string
+		code   int
+		stdout string
+		stderr string
+	}{
+		{what: "the examples are clean", args: []string{"--manifest", example}, code: ExitOK, stdout: "27 resources in 7 files (16 Istio): no findings"},
+		{what: "errors fail", args: []string{brokenMesh + "schema-unknown-field.yaml"}, code: ExitFindings,
+			stdout: `schema-unknown-field.yaml:14:7: error: spec.rules[0].form: unknown field "form"; did you mean "from"?`},
+		{what: "fail-on never", args: []string{"--fail-on", "never", brokenMesh + "schema-unknown-field.yaml"}, code: ExitOK, stdout: "2 errors"},
+		{what: "warnings pass by default", args: []string{brokenMesh + "istio-warning.yaml"}, code: ExitOK, stdout: "1 warning"},
+		{what: "fail-on warning", args: []string{"--fail-on", "warning", brokenMesh + "istio-warning.yaml"}, code: ExitFindings},
+		{what: "checks like istioctl validate", args: []string{"--checks", "schema,istio", brokenMesh + "analysis-mtls-conflict.yaml"}, code: ExitOK, stdout: "(schema, istio)"},
+		{what: "analysis only", args: []string{"--checks", "analysis", brokenMesh + "analysis-mtls-conflict.yaml"}, code: ExitFindings, stdout: "[analysis.mtls-conflict]"},
+		{what: "a directory", args: []string{"--fail-on", "never", brokenMesh}, code: ExitOK, stdout: "in 14 files"},
+		{what: "missing path", args: []string{"nope.yaml"}, code: ExitBadInput, stderr: `"nope.yaml" does not exist`},
+		{what: "nothing to check", args: []string{"--manifest", "../../examples/broken/cycle.yaml"}, code: ExitBadInput, stderr: "dependency cycle"},
+		{what: "bad checks", args: []string{"--checks", "lint", "x.yaml"}, code: ExitBadInput, stderr: `unknown check "lint"`},
+		{what: "bad fail-on", args: []string{"--fail-on", "info", "x.yaml"}, code: ExitBadInput, stderr: `--fail-on: unknown value "info"`},
+		{what: "bad output", args: []string{"--output", "xml", "x.yaml"}, code: ExitBadInput, stderr: `unknown format "xml"`},
+		{what: "missing policy dir", args: []string{"--policy", "no/such/dir", brokenMesh + "istio-warning.yaml"}, code: ExitBadInput, stderr: "no/such/dir"},
+		{what: "policy that does not compile", args: []string{"--policy", policyDir, brokenMesh + "istio-warning.yaml"}, code: ExitBadInput, stderr: "bad.rego:5:1: rego_parse_error"},
+		{what: "usage", args: nil, code: ExitBadInput, stderr: "usage: promote mesh check"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.what, func(t *testing.T) {
+			t.Parallel()
+			args := append([]string{"mesh"}, tt.args...)
+			if tt.args != nil {
+				args = append([]string{"mesh", "check"}, tt.args...)
+			}
+			r := promote(t, nil, args...)
+			if r.code != tt.code {
+				t.Errorf("promote %v exited %d, want %d\nstdout: %s\nstderr: %s", args, r.code, tt.code, r.stdout, r.stderr)
+			}
+			if !strings.Contains(r.stdout, tt.stdout) {
+				t.Errorf("promote %v stdout = %q, want it to contain %q", args, r.stdout, tt.stdout)
+			}
+			if !strings.Contains(r.stderr, tt.stderr) {
+				t.Errorf("promote %v stderr = %q, want it to contain %q", args, r.stderr, tt.stderr)
+			}
+		})
+	}
+}
+
+// TestMeshCheckStdin reads rendered output from a pipe, as helm template |
+// promote mesh check - does.
+func TestMeshCheckStdin(t *testing.T) {
+	t.Parallel()
+	data, err := os.ReadFile(brokenMesh + "schema-enum.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	c := &Command{Stdin: bytes.NewReader(data), Stdout: &stdout, Stderr: &stderr, Getenv: func(string) string { return "" }}
+	code := c.Main(context.Background(), []string{"mesh", "check", "--output", "json", "-"})
+	if code != ExitFindings {
+		t.Fatalf("exit %d, want %d: %s", code, ExitFindings, stderr.String())
+	}
+	var rep struct {
+		Findings []struct {
+			File string `json:"file"`
+			Line int    `json:"line"`
+			Rule string `json:"rule"`
+		} `json:"findings"`
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, stdout.String())
+	}
+	if len(rep.Findings) != 2 || rep.Findings[0].File != "<stdin>" || rep.Findings[0].Line != 9 || rep.Findings[0].Rule != "schema.enum" {
+		t.Errorf("findings = %+v, want two schema.enum findings in <stdin>, the first on line 9", rep.Findings)
+	}
+}
+
+// TestMeshCheckInActions runs the check as actions/mesh-check does: inputs
+// from the environment, annotations with workspace-relative files, a job
+// summary, outputs and a SARIF file.
+func TestMeshCheckInActions(t *testing.T) {
+	t.Parallel()
+	workspace, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sarif := filepath.Join(t.TempDir(), "mesh.sarif")
+	runner := actionstest.NewRunner(t, map[string]string{
+		"INPUT_PATHS":      filepath.Join(workspace, "examples/broken/mesh/analysis-mtls-conflict.yaml") + "\n" + filepath.Join(workspace, "examples/broken/mesh/istio-warning.yaml"),
+		"INPUT_CHECKS":     "all",
+		"INPUT_FAIL_ON":    "error",
+		"INPUT_SARIF_FILE": sarif,
+		"INPUT_MANIFEST":   "promotion.yaml",
+	})
+	runner.Env["GITHUB_WORKSPACE"] = workspace
+	r := promote(t, runner.Getenv, "mesh", "check")
+	if r.code != ExitFindings {
+		t.Fatalf("exit %d, want %d\n%s", r.code, ExitFindings, r.stderr)
+	}
+	want := "::error col=13,file=examples/broken/mesh/analysis-mtls-conflict.yaml,line=21,title=analysis.mtls-conflict::tls.mode DISABLE"
+	if !strings.Contains(r.stdout, want) {
+		t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
+	}
+	if !strings.Contains(r.stdout, "::warning col=3,file=examples/broken/mesh/istio-warning.yaml,line=8,title=istio.warning::") {
+		t.Errorf("stdout lacks the warning annotation:\n%s", r.stdout)
+	}
+	outputs := runner.Outputs(t)
+	if outputs["errors"] != "3" || outputs["warnings"] != "1" || outputs["sarif_file"] != sarif {
+		t.Errorf("outputs = %v, want errors 3, warnings 1, sarif_file %s", outputs, sarif)
+	}
+	summary := runner.Summary(t)
+	for _, want := range []string{"payments", "analysis.mtls-conflict"} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("summary lacks %q:\n%s", want, summary)
+		}
+	}
+	data, err := os.ReadFile(sarif)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `"uri": "examples/broken/mesh/analysis-mtls-conflict.yaml"`) {
+		t.Errorf("SARIF lacks the relative URI:\n%s", data)
+	}
+}

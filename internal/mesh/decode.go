@@ -1,0 +1,512 @@
+package mesh
+
+import (
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	yaml "go.yaml.in/yaml/v3"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
+
+	"github.com/promote-dev/promote/internal/yamlnode"
+)
+
+// maxDecodeRounds bounds how often a spec is decoded again after leaving out
+// a field protojson refused, to report more than the first problem.
+const maxDecodeRounds = 8
+
+// decodeSpec decodes an Istio resource's spec strictly into its proto type:
+// every problem is reported at the YAML position of the offending key or
+// value. The spec is translated to JSON by a walk that follows the proto
+// descriptors, which catches what the Kubernetes API server would refuse
+// and protojson accepts (enum numbers, quoted integers) and unknown fields
+// with suggestions; protojson then decodes the JSON and remains the judge
+// of everything else. The JSON puts every key and value on a line of its
+// own, so the line of a protojson error names the YAML node.
+func decodeSpec(r *Resource, file string, budget int) (proto.Message, []Finding) {
+	inst, err := r.Schema.NewInstance()
+	if err != nil {
+		return nil, []Finding{{Pos: r.Pos, Severity: Error, Rule: RuleType, Resource: r.Ref(), Message: fmt.Sprintf("cannot decode %s: %v", r.Kind, err)}}
+	}
+	msg, ok := inst.(proto.Message)
+	if !ok {
+		return nil, nil
+	}
+	e := &encoder{file: file, res: r.Ref(), skip: map[*yaml.Node]bool{}}
+	e.w.Budget = budget
+	e.w.Report = func(n *yaml.Node, m string) { e.finding(n, RuleDuplicateKey, "%s", m) }
+	spec := r.Spec
+	if spec == nil {
+		spec = &yaml.Node{Kind: yaml.MappingNode, Line: r.Pos.Line, Column: r.Pos.Col}
+	}
+	md := msg.ProtoReflect().Descriptor()
+	for round := 0; ; round++ {
+		e.reset()
+		e.value(spec, 0, md, nil)
+		if e.w.TooBig() {
+			return nil, e.findings
+		}
+		proto.Reset(msg)
+		err := protojson.UnmarshalOptions{}.Unmarshal(e.buf, msg)
+		if err == nil {
+			if e.failed {
+				return nil, e.findings
+			}
+			return msg, e.findings
+		}
+		at, n, text := e.locate(err)
+		if !e.reported(at) && !e.reported(n) {
+			e.finding(cmpOr(at, spec), RuleType, "%s", text)
+		}
+		if n == nil || round == maxDecodeRounds || e.skip[n] {
+			return nil, e.findings
+		}
+		e.skip[n] = true
+	}
+}
+
+func cmpOr(n, def *yaml.Node) *yaml.Node {
+	if n != nil {
+		return n
+	}
+	return def
+}
+
+// encoder writes a spec as JSON, one key or value per line.
+type encoder struct {
+	file, res string
+	w         yamlnode.Walker
+	buf       []byte
+	// lines[i] is the node on JSON line i+1, owners[i] the node to leave
+	// out when protojson refuses it (the key of its pair, or the list
+	// item).
+	lines, owners []*yaml.Node
+	paths         []fieldPath
+	segs          []segment
+	skip          map[*yaml.Node]bool
+	findings      []Finding
+	seen          map[*yaml.Node]bool
+	failed        bool
+}
+
+func (e *encoder) reset() {
+	e.buf, e.lines, e.owners, e.paths = e.buf[:0], e.lines[:0], e.owners[:0], e.paths[:0]
+	e.segs = append(e.segs[:0], segment{parent: -1, key: "spec"})
+	e.w = yamlnode.Walker{Budget: e.w.Budget, Report: e.w.Report}
+	if e.seen == nil {
+		e.seen = map[*yaml.Node]bool{}
+	}
+}
+
+func (e *encoder) finding(n *yaml.Node, rule, format string, args ...any) {
+	if e.seen[n] {
+		return // the walk runs again after protojson refuses a field
+	}
+	e.seen[n] = true
+	e.failed = true
+	e.findings = append(e.findings, Finding{Pos: Pos{e.file, n.Line, n.Column}, Severity: Error, Rule: rule, Resource: e.res, Message: fmt.Sprintf(format, args...)})
+}
+
+func (e *encoder) reported(n *yaml.Node) bool { return n != nil && e.seen[n] }
+
+// line starts a new JSON line for n.
+func (e *encoder) line(n, owner *yaml.Node, path fieldPath) {
+	e.buf = append(e.buf, '\n')
+	e.lines = append(e.lines, n)
+	e.owners = append(e.owners, owner)
+	e.paths = append(e.paths, path)
+}
+
+// fieldPath names a place in the spec, such as spec.rules[0].from, as an
+// index into the encoder's segments; the string is built only for messages.
+type fieldPath int
+
+type segment struct {
+	parent fieldPath
+	key    string // "" for a list index
+	index  int
+}
+
+func (e *encoder) field(parent fieldPath, key string) fieldPath {
+	e.segs = append(e.segs, segment{parent: parent, key: key})
+	return fieldPath(len(e.segs) - 1)
+}
+
+func (e *encoder) index(parent fieldPath, i int) fieldPath {
+	e.segs = append(e.segs, segment{parent: parent, index: i})
+	return fieldPath(len(e.segs) - 1)
+}
+
+// path spells p out.
+func (e *encoder) path(p fieldPath) string {
+	var parts []segment
+	for ; p >= 0; p = e.segs[p].parent {
+		parts = append(parts, e.segs[p])
+	}
+	var b strings.Builder
+	for i := len(parts) - 1; i >= 0; i-- {
+		switch {
+		case parts[i].key == "":
+			fmt.Fprintf(&b, "[%d]", parts[i].index)
+		case b.Len() > 0:
+			b.WriteString("." + parts[i].key)
+		default:
+			b.WriteString(parts[i].key)
+		}
+	}
+	return b.String()
+}
+
+var protoErrLine = regexp.MustCompile(`\(line (\d+):\d+\): (.*)$`)
+
+// locate maps a protojson error to the node it is about, the node to leave
+// out to decode the rest (its key, or itself as a list item), and a message
+// that names the field path instead of JSON lines.
+func (e *encoder) locate(err error) (at, owner *yaml.Node, msg string) {
+	m := protoErrLine.FindStringSubmatch(err.Error())
+	if m == nil {
+		return nil, nil, "spec: " + cleanProtoError(err.Error())
+	}
+	line, _ := strconv.Atoi(m[1])
+	// JSON line 1 is the empty line before the first value.
+	i := line - 2
+	if i < 0 || i >= len(e.lines) {
+		return nil, nil, "spec: " + m[2]
+	}
+	at, owner = e.lines[i], e.owners[i]
+	if owner == nil {
+		owner = at
+	}
+	return at, owner, fmt.Sprintf("%s: %s", e.path(e.paths[i]), m[2])
+}
+
+func cleanProtoError(s string) string {
+	s = strings.TrimPrefix(strings.TrimPrefix(s, "proto:"), "\u00a0")
+	return strings.TrimSpace(s)
+}
+
+// value writes n, expected to hold a value of field fd (or a message of
+// descriptor md when fd is nil: the spec itself, list items, map values).
+func (e *encoder) value(n *yaml.Node, path fieldPath, md protoreflect.MessageDescriptor, fd protoreflect.FieldDescriptor) {
+	e.valueOwned(n, path, md, fd, nil)
+}
+
+func (e *encoder) valueOwned(n *yaml.Node, path fieldPath, md protoreflect.MessageDescriptor, fd protoreflect.FieldDescriptor, owner *yaml.Node) {
+	n = e.w.Resolve(n)
+	if e.w.TooBig() {
+		return
+	}
+	if fd != nil && fd.IsList() && n.Kind == yaml.SequenceNode {
+		e.line(n, owner, path)
+		e.buf = append(e.buf, '[')
+		for i, item := range n.Content {
+			if e.skip[item] {
+				continue
+			}
+			if e.buf[len(e.buf)-1] != '[' {
+				e.buf = append(e.buf, ',')
+			}
+			e.element(item, e.index(path, i), fd)
+		}
+		e.buf = append(e.buf, ']')
+		return
+	}
+	if fd != nil && fd.IsMap() && n.Kind == yaml.MappingNode {
+		e.mapping(n, path, fd)
+		return
+	}
+	if fd != nil && !fd.IsList() && !fd.IsMap() {
+		e.element(n, path, fd)
+		return
+	}
+	if md != nil && n.Kind == yaml.MappingNode && !isWellKnown(md) {
+		e.message(n, path, md, owner)
+		return
+	}
+	e.line(n, owner, path)
+	e.scalarOrGeneric(n)
+}
+
+// element writes one value of a singular field or one item of a list.
+func (e *encoder) element(n *yaml.Node, path fieldPath, fd protoreflect.FieldDescriptor) {
+	n = e.w.Resolve(n)
+	switch fd.Kind() {
+	case protoreflect.MessageKind, protoreflect.GroupKind:
+		md := fd.Message()
+		if n.Kind == yaml.MappingNode && !isWellKnown(md) {
+			e.message(n, path, md, nil)
+			return
+		}
+		if n.Kind == yaml.ScalarNode {
+			if inner := wrapped(md); inner != nil {
+				e.checkScalar(n, path, inner)
+			}
+		}
+	case protoreflect.EnumKind:
+		e.checkEnum(n, path, fd.Enum())
+	default:
+		if n.Kind == yaml.ScalarNode {
+			e.checkScalar(n, path, fd)
+		}
+	}
+	e.line(n, nil, path)
+	e.scalarOrGeneric(n)
+}
+
+// message writes a mapping as a message of descriptor md.
+func (e *encoder) message(n *yaml.Node, path fieldPath, md protoreflect.MessageDescriptor, owner *yaml.Node) {
+	e.line(n, owner, path)
+	e.buf = append(e.buf, '{')
+	fields := md.Fields()
+	for _, p := range e.w.Pairs(n) {
+		if e.skip[p.Key] {
+			continue
+		}
+		fd := fields.ByJSONName(p.Key.Value)
+		if fd == nil {
+			fd = fields.ByTextName(p.Key.Value)
+		}
+		sub := e.field(path, p.Key.Value)
+		if fd == nil {
+			e.unknownField(p.Key, sub, md)
+			continue
+		}
+		if e.buf[len(e.buf)-1] != '{' {
+			e.buf = append(e.buf, ',')
+		}
+		e.line(p.Key, p.Key, sub)
+		e.buf = appendJSONString(e.buf, p.Key.Value)
+		e.buf = append(e.buf, ':')
+		e.valueOwned(p.Value, sub, nil, fd, p.Key)
+	}
+	e.buf = append(e.buf, '}')
+}
+
+// mapping writes a map field; keys stay strings as JSON wants them.
+func (e *encoder) mapping(n *yaml.Node, path fieldPath, fd protoreflect.FieldDescriptor) {
+	e.line(n, nil, path)
+	e.buf = append(e.buf, '{')
+	for _, p := range e.w.Pairs(n) {
+		if e.skip[p.Key] {
+			continue
+		}
+		if e.buf[len(e.buf)-1] != '{' {
+			e.buf = append(e.buf, ',')
+		}
+		sub := e.field(path, p.Key.Value)
+		if kd := fd.MapKey(); kd.Kind() != protoreflect.StringKind && p.Key.ShortTag() == "!!str" && p.Key.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+			e.finding(p.Key, RuleType, "%s: the key must be %s, got the string %q; remove the quotes", e.path(path), kindName(kd), p.Key.Value)
+		}
+		e.line(p.Key, p.Key, sub)
+		e.buf = appendJSONString(e.buf, p.Key.Value)
+		e.buf = append(e.buf, ':')
+		e.element(p.Value, sub, fd.MapValue())
+	}
+	e.buf = append(e.buf, '}')
+}
+
+func (e *encoder) unknownField(k *yaml.Node, path fieldPath, md protoreflect.MessageDescriptor) {
+	names := make([]string, 0, md.Fields().Len())
+	for i := 0; i < md.Fields().Len(); i++ {
+		names = append(names, md.Fields().Get(i).JSONName())
+	}
+	slices.Sort(names)
+	msg := fmt.Sprintf("%s: unknown field %q", e.path(path), k.Value)
+	if s := yamlnode.Suggest(k.Value, names); s != "" {
+		msg += fmt.Sprintf("; did you mean %q?", s)
+	}
+	if len(names) == 0 {
+		msg += fmt.Sprintf(" (%s has no fields)", md.Name())
+	} else {
+		msg += fmt.Sprintf(" (%s has %s)", md.Name(), strings.Join(names, ", "))
+	}
+	e.finding(k, RuleUnknownField, "%s", msg)
+}
+
+// checkEnum refuses enum numbers and unknown names: the CRD schema declares
+// enums as strings, so the API server refuses a number that protojson
+// accepts.
+func (e *encoder) checkEnum(n *yaml.Node, path fieldPath, ed protoreflect.EnumDescriptor) {
+	if n.Kind != yaml.ScalarNode || ed.FullName() == "google.protobuf.NullValue" {
+		return
+	}
+	names := make([]string, 0, ed.Values().Len())
+	for i := 0; i < ed.Values().Len(); i++ {
+		names = append(names, string(ed.Values().Get(i).Name()))
+	}
+	switch n.ShortTag() {
+	case "!!str":
+		if ed.Values().ByName(protoreflect.Name(n.Value)) == nil {
+			msg := fmt.Sprintf("%s: unknown value %q", e.path(path), n.Value)
+			if s := yamlnode.Suggest(n.Value, names); s != "" {
+				msg += fmt.Sprintf("; did you mean %q?", s)
+			}
+			e.finding(n, RuleEnum, "%s (expected one of %s)", msg, strings.Join(names, ", "))
+		}
+	case "!!int":
+		name := ""
+		if i, err := strconv.ParseInt(n.Value, 0, 32); err == nil {
+			if v := ed.Values().ByNumber(protoreflect.EnumNumber(i)); v != nil {
+				name = fmt.Sprintf("; write %s", v.Name())
+			}
+		}
+		e.finding(n, RuleEnum, "%s: expected a name, got the number %s%s (the Kubernetes API server accepts only names: %s)", e.path(path), n.Value, name, strings.Join(names, ", "))
+	case "!!null":
+	default:
+		e.finding(n, RuleEnum, "%s: expected one of %s, got %s", e.path(path), strings.Join(names, ", "), yamlnode.Describe(n))
+	}
+}
+
+// checkScalar refuses scalars of the wrong YAML type for their field, with
+// a hint how to write them, including quoted numbers for integer fields,
+// which protojson accepts and the API server does not.
+func (e *encoder) checkScalar(n *yaml.Node, path fieldPath, fd protoreflect.FieldDescriptor) {
+	tag := n.ShortTag()
+	if tag == "!!null" {
+		return
+	}
+	switch fd.Kind() {
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind,
+		protoreflect.Uint32Kind, protoreflect.Fixed32Kind,
+		protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind,
+		protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		if tag == "!!str" {
+			if _, err := strconv.ParseFloat(n.Value, 64); err == nil {
+				e.finding(n, RuleType, "%s: expected an integer, got the string %q; remove the quotes (the Kubernetes API server refuses quoted integers)", e.path(path), n.Value)
+				return
+			}
+		}
+		if tag != "!!int" {
+			e.finding(n, RuleType, "%s: expected an integer, got %s", e.path(path), yamlnode.Describe(n))
+		}
+	case protoreflect.StringKind:
+		if tag != "!!str" {
+			e.finding(n, RuleType, "%s: expected a string, got %s; quote it", e.path(path), yamlnode.Describe(n))
+		}
+	case protoreflect.BoolKind:
+		if tag != "!!bool" {
+			e.finding(n, RuleType, "%s: expected true or false, got %s", e.path(path), yamlnode.Describe(n))
+		}
+	}
+}
+
+func kindName(fd protoreflect.FieldDescriptor) string {
+	switch fd.Kind() {
+	case protoreflect.BoolKind:
+		return "a boolean"
+	case protoreflect.StringKind:
+		return "a string"
+	}
+	return "an integer"
+}
+
+// isWellKnown reports whether md is one of protobuf's well-known types,
+// which have JSON forms of their own (Duration as "5s", Struct as any
+// object, wrappers as their value).
+func isWellKnown(md protoreflect.MessageDescriptor) bool {
+	return md.ParentFile().Package() == "google.protobuf"
+}
+
+// wrapped returns the value field of a wrapper type (UInt32Value, ...).
+func wrapped(md protoreflect.MessageDescriptor) protoreflect.FieldDescriptor {
+	if !isWellKnown(md) || !strings.HasSuffix(string(md.Name()), "Value") || md.Fields().Len() != 1 {
+		return nil
+	}
+	return md.Fields().ByName("value")
+}
+
+// scalarOrGeneric writes n as plain JSON: a scalar by its YAML tag, or a
+// mapping or list without a schema (google.protobuf.Struct and friends).
+func (e *encoder) scalarOrGeneric(n *yaml.Node) {
+	n = e.w.Resolve(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		e.buf = append(e.buf, '{')
+		for i, p := range e.w.Pairs(n) {
+			if i > 0 {
+				e.buf = append(e.buf, ',')
+			}
+			e.buf = appendJSONString(e.buf, p.Key.Value)
+			e.buf = append(e.buf, ':')
+			e.scalarOrGeneric(p.Value)
+		}
+		e.buf = append(e.buf, '}')
+	case yaml.SequenceNode:
+		e.buf = append(e.buf, '[')
+		for i, item := range n.Content {
+			if i > 0 {
+				e.buf = append(e.buf, ',')
+			}
+			e.scalarOrGeneric(item)
+		}
+		e.buf = append(e.buf, ']')
+	default:
+		e.buf = appendScalar(e.buf, n)
+	}
+}
+
+// appendScalar writes a YAML scalar as the JSON value it resolves to.
+func appendScalar(buf []byte, n *yaml.Node) []byte {
+	switch n.ShortTag() {
+	case "!!null":
+		return append(buf, "null"...)
+	case "!!bool":
+		return strconv.AppendBool(buf, strings.EqualFold(n.Value, "true"))
+	case "!!int":
+		v := strings.ReplaceAll(n.Value, "_", "")
+		if i, err := strconv.ParseInt(v, 0, 64); err == nil {
+			return strconv.AppendInt(buf, i, 10)
+		}
+		if u, err := strconv.ParseUint(v, 0, 64); err == nil {
+			return strconv.AppendUint(buf, u, 10)
+		}
+		return appendJSONString(buf, n.Value)
+	case "!!float":
+		f, err := strconv.ParseFloat(strings.ReplaceAll(n.Value, "_", ""), 64)
+		switch {
+		case err != nil:
+			lower := strings.ToLower(n.Value)
+			switch {
+			case strings.HasSuffix(lower, ".inf"):
+				if strings.HasPrefix(lower, "-") {
+					return append(buf, `"-Infinity"`...)
+				}
+				return append(buf, `"Infinity"`...)
+			case lower == ".nan":
+				return append(buf, `"NaN"`...)
+			}
+			return appendJSONString(buf, n.Value)
+		case math.IsInf(f, 0) || math.IsNaN(f):
+			return appendJSONString(buf, n.Value)
+		}
+		return strconv.AppendFloat(buf, f, 'g', -1, 64)
+	}
+	return appendJSONString(buf, n.Value)
+}
+
+// appendJSONString quotes s as a JSON string (strconv's Go quoting differs
+// from JSON for some escapes); invalid UTF-8 becomes U+FFFD.
+func appendJSONString(buf []byte, s string) []byte {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	buf = append(buf, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			buf = append(buf, '\\', c)
+		case c < 0x20:
+			buf = append(buf, fmt.Sprintf(`\u%04x`, c)...)
+		default:
+			buf = append(buf, c)
+		}
+	}
+	return append(buf, '"')
+}

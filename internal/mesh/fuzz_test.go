@@ -1,0 +1,47 @@
+package mesh_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/promote-dev/promote/internal/mesh"
+)
+
+// FuzzLoad feeds arbitrary files through the loader, the strict decoder and
+// the Istio and analysis layers: no input may crash them, and every finding
+// must point into the file.
+func FuzzLoad(f *testing.F) {
+	for _, glob := range []string{"../../examples/services/*/mesh/*.yaml", "../../examples/broken/mesh/*.yaml"} {
+		files, _ := filepath.Glob(glob)
+		for _, file := range files {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				f.Fatal(err)
+			}
+			f.Add(data)
+		}
+	}
+	f.Add([]byte("a: &a [*a, *a]\n"))
+	f.Add([]byte("apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: x}\nspec: {mtls: {mode: 3}, portLevelMtls: {\"80\": {mode: STRICT}}}\n"))
+	opts := mesh.Options{Checks: []mesh.Layer{mesh.LayerSchema, mesh.LayerIstio, mesh.LayerAnalysis}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		set := mesh.NewSet("")
+		set.Add("fuzz.yaml", data, "")
+		rep, err := mesh.Check(context.Background(), set, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := bytes.Count(data, []byte("\n")) + 1
+		for _, f := range rep.Findings {
+			if f.File != "fuzz.yaml" || f.Line < 1 || f.Line > lines || f.Col < 0 {
+				t.Fatalf("finding outside the file (%d lines): %v", lines, f)
+			}
+			if f.Message == "" || f.Rule == "" {
+				t.Fatalf("finding without message or rule: %#v", f)
+			}
+		}
+	})
+}

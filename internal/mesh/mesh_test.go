@@ -1,0 +1,110 @@
+package mesh_test
+
+import (
+	"context"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/promote-dev/promote/internal/mesh"
+	"github.com/promote-dev/promote/internal/policy"
+	"github.com/promote-dev/promote/policies"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// examples is the example repository, relative to this package.
+const examples = "../../examples"
+
+func engine(t testing.TB) *policy.Engine {
+	t.Helper()
+	e, err := policy.Load(context.Background(), policies.FS, "mesh", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// check loads paths relative to the example repository and checks them with
+// every layer.
+func check(t *testing.T, opts mesh.Options, paths ...string) *mesh.Report {
+	t.Helper()
+	t.Chdir(examples)
+	set, err := mesh.Load(paths, mesh.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := mesh.Check(context.Background(), set, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+func lines(rep *mesh.Report) string {
+	var b strings.Builder
+	for _, f := range rep.Findings {
+		b.WriteString(f.String() + "\n")
+	}
+	return b.String()
+}
+
+// TestExamplesClean checks the example repository's mesh configuration as
+// make demo does: every layer, every shipped policy, nothing found.
+func TestExamplesClean(t *testing.T) {
+	opts := mesh.Options{Policies: engine(t), Services: map[string]mesh.ServiceInfo{
+		"service-a": {Compliance: "regulated", Mesh: "services/service-a/mesh"},
+		"service-b": {Compliance: "standard", Mesh: "services/service-b/mesh"},
+		"service-c": {Compliance: "sandbox", Mesh: "services/service-c/mesh"},
+	}}
+	rep := check(t, opts, "services", "platform")
+	if got := lines(rep); got != "" {
+		t.Errorf("the examples have findings:\n%s", got)
+	}
+	if rep.Istio != 16 || rep.Resources != 27 {
+		t.Errorf("read %d resources, %d of them Istio; want 27 and 16", rep.Resources, rep.Istio)
+	}
+	if len(rep.Checks) != len(mesh.Layers) {
+		t.Errorf("checks = %v, want all layers", rep.Checks)
+	}
+}
+
+// TestBroken checks each file of examples/broken/mesh against its golden
+// output: one file per kind of finding.
+func TestBroken(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join(examples, "broken", "mesh", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no broken examples: %v", err)
+	}
+	e := engine(t)
+	for _, file := range files {
+		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
+		t.Run(name, func(t *testing.T) {
+			rel := filepath.ToSlash(filepath.Join("broken", "mesh", name+".yaml"))
+			rep := check(t, mesh.Options{Policies: e}, rel)
+			got := lines(rep)
+			golden := filepath.Join("broken", "mesh", name+".out")
+			if *update {
+				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(golden)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(want), got); diff != "" {
+				t.Errorf("findings differ from %s (-want +got):\n%s", golden, diff)
+			}
+			// Each file shows the finding its name announces.
+			rule := strings.Replace(name, "-", ".", 1)
+			if !strings.Contains(got, "["+rule+"]") {
+				t.Errorf("no finding of rule %s in:\n%s", rule, got)
+			}
+		})
+	}
+}
