@@ -523,6 +523,36 @@ func TestPlanAction(t *testing.T) {
 			t.Errorf("summary = %q", res.summary)
 		}
 	})
+	t.Run("mesh-check action writes SARIF", func(t *testing.T) {
+		res := j.run(ctx, filepath.Join(j.repo, "actions", "mesh-check"), map[string]string{"manifest": manifest}, nil)
+		if res.stepError != nil {
+			t.Fatalf("%v\n%s", res.stepError, res.logs["check"])
+		}
+		if res.outputs["errors"] != "0" || res.outputs["warnings"] != "0" {
+			t.Errorf("outputs = %v, want no findings in the examples", res.outputs)
+		}
+		sarif := res.outputs["sarif_file"]
+		if !strings.HasPrefix(sarif, j.runnerTemp) {
+			t.Errorf("output sarif_file = %q, want a file in RUNNER_TEMP", sarif)
+		}
+		if data, err := os.ReadFile(sarif); err != nil || !strings.Contains(string(data), `"version": "2.1.0"`) {
+			t.Errorf("the SARIF file: %v\n%.200s", err, data)
+		}
+		if !strings.Contains(res.summary, "service-a") {
+			t.Errorf("summary = %q, want the namespaces", res.summary)
+		}
+	})
+
+	t.Run("mesh-check action does not evaluate paths", func(t *testing.T) {
+		res := j.run(ctx, filepath.Join(j.repo, "actions", "mesh-check"), map[string]string{"paths": "$(touch INJECTED)"}, nil)
+		if _, err := os.Stat(filepath.Join(j.workspace, "INJECTED")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a paths input ran as a command: INJECTED exists (stat: %v)", err)
+		}
+		if res.stepError == nil || !strings.Contains(res.logs["check"], "does not exist") {
+			t.Errorf("error %v, log %q; want the path refused as a file that does not exist", res.stepError, res.logs["check"])
+		}
+	})
+
 	t.Run("root action reuses the binary", func(t *testing.T) {
 		res := j.run(ctx, j.repo, map[string]string{"command": "version", "args": "--help\n"}, nil)
 		if res.stepError != nil {
