@@ -6,6 +6,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"testing"
 
 	"github.com/promote-dev/promote/internal/mesh"
@@ -49,6 +51,20 @@ func BenchmarkValidate(b *testing.B) {
 		n = rep.Resources
 	}
 	perResource(b, n)
+}
+
+// BenchmarkAnalyze measures what istioctl analyze is compared with: read,
+// decode, Istio's rules and the cross-resource analysis.
+func BenchmarkAnalyze(b *testing.B) {
+	data := corpus(b)
+	opts := mesh.Options{Checks: []mesh.Layer{mesh.LayerSchema, mesh.LayerIstio, mesh.LayerAnalysis}}
+	for b.Loop() {
+		rep, err := mesh.Check(context.Background(), load(b, data), opts)
+		if err != nil || len(rep.Findings) > 0 {
+			b.Fatalf("check: %v %v", err, rep.Findings)
+		}
+	}
+	perResource(b, benchNamespaces*meshtest.PerNamespace)
 }
 
 // BenchmarkAnalysis measures the cross-resource analysis alone, on a set
@@ -117,6 +133,8 @@ func istioctl(b *testing.B, args ...string) {
 	}
 	for b.Loop() {
 		cmd := exec.Command(bin, append(args, file)...)
+		// As many cores as the benchmark's -cpu gives Promote.
+		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(runtime.GOMAXPROCS(0)))
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		if err := cmd.Run(); err != nil {

@@ -4,9 +4,12 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	yaml "go.yaml.in/yaml/v3"
 	security "istio.io/api/security/v1beta1"
@@ -88,23 +91,16 @@ func Check(ctx context.Context, set *Set, opts Options) (*Report, error) {
 			findings = append(findings, f)
 		}
 	}
+	perResource, err := checkEach(ctx, set.Resources, opts)
+	if err != nil {
+		return nil, err
+	}
 	for _, r := range set.Resources {
-		if r.Schema == nil {
-			continue
-		}
-		rep.Istio++
-		msg, problems := decodeSpec(r, r.Pos.File, specBudget)
-		r.Message = msg
-		if opts.runs(LayerSchema) {
-			findings = append(findings, problems...)
-		}
-		if opts.runs(LayerIstio) {
-			findings = append(findings, validateIstio(r)...)
-		}
-		if err := ctx.Err(); err != nil {
-			return nil, err
+		if r.Schema != nil {
+			rep.Istio++
 		}
 	}
+	findings = append(findings, perResource...)
 	if opts.runs(LayerAnalysis) {
 		findings = append(findings, analyze(set, opts.RootNamespace)...)
 	}
@@ -134,6 +130,48 @@ func Check(ctx context.Context, set *Set, opts Options) (*Report, error) {
 	slices.SortFunc(rep.Rules, func(a, b Rule) int { return strings.Compare(a.ID, b.ID) })
 	rep.Namespaces = summarize(set, rep.Findings, opts)
 	return rep, nil
+}
+
+// checkEach decodes every Istio resource and runs Istio's validation on it,
+// spread over the machine's cores: resources are independent of each other.
+func checkEach(ctx context.Context, resources []*Resource, opts Options) ([]Finding, error) {
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(resources)/64))
+	results := make([][]Finding, len(resources))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(resources) || ctx.Err() != nil {
+					return
+				}
+				r := resources[i]
+				if r.Schema == nil {
+					continue
+				}
+				msg, problems := decodeSpec(r, r.Pos.File, specBudget)
+				r.Message = msg
+				var out []Finding
+				if opts.runs(LayerSchema) {
+					out = problems
+				}
+				if opts.runs(LayerIstio) {
+					out = append(out, validateIstio(r)...)
+				}
+				results[i] = out
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	var out []Finding
+	for _, f := range results {
+		out = append(out, f...)
+	}
+	return out, nil
 }
 
 // PolicyInput builds the document the policies read (see docs/policies.md).

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -38,9 +39,11 @@ func decodeSpec(r *Resource, file string, budget int) (proto.Message, []Finding)
 	if !ok {
 		return nil, nil
 	}
-	e := &encoder{file: file, res: r.Ref(), skip: map[*yaml.Node]bool{}}
+	e := encoders.Get().(*encoder)
+	defer e.release()
+	e.file, e.res = file, r
 	e.w.Budget = budget
-	e.w.Report = func(n *yaml.Node, m string) { e.finding(n, RuleDuplicateKey, "%s", m) }
+	e.w.Report = e.duplicate
 	spec := r.Spec
 	if spec == nil {
 		spec = &yaml.Node{Kind: yaml.MappingNode, Line: r.Pos.Line, Column: r.Pos.Col}
@@ -50,22 +53,25 @@ func decodeSpec(r *Resource, file string, budget int) (proto.Message, []Finding)
 		e.reset()
 		e.value(spec, 0, md, nil)
 		if e.w.TooBig() {
-			return nil, e.findings
+			return nil, e.result()
 		}
 		proto.Reset(msg)
 		err := protojson.UnmarshalOptions{}.Unmarshal(e.buf, msg)
 		if err == nil {
 			if e.failed {
-				return nil, e.findings
+				return nil, e.result()
 			}
-			return msg, e.findings
+			return msg, e.result()
 		}
 		at, n, text := e.locate(err)
 		if !e.reported(at) && !e.reported(n) {
 			e.finding(cmpOr(at, spec), RuleType, "%s", text)
 		}
 		if n == nil || round == maxDecodeRounds || e.skip[n] {
-			return nil, e.findings
+			return nil, e.result()
+		}
+		if e.skip == nil {
+			e.skip = map[*yaml.Node]bool{}
 		}
 		e.skip[n] = true
 	}
@@ -78,9 +84,13 @@ func cmpOr(n, def *yaml.Node) *yaml.Node {
 	return def
 }
 
+// encoders keeps encoders and their buffers for reuse.
+var encoders = sync.Pool{New: func() any { return new(encoder) }}
+
 // encoder writes a spec as JSON, one key or value per line.
 type encoder struct {
-	file, res string
+	file string
+	res  *Resource
 	w         yamlnode.Walker
 	buf       []byte
 	// lines[i] is the node on JSON line i+1, owners[i] the node to leave
@@ -99,18 +109,32 @@ func (e *encoder) reset() {
 	e.buf, e.lines, e.owners, e.paths = e.buf[:0], e.lines[:0], e.owners[:0], e.paths[:0]
 	e.segs = append(e.segs[:0], segment{parent: -1, key: "spec"})
 	e.w = yamlnode.Walker{Budget: e.w.Budget, Report: e.w.Report}
-	if e.seen == nil {
-		e.seen = map[*yaml.Node]bool{}
-	}
 }
+
+// result returns the findings, which outlive the encoder.
+func (e *encoder) result() []Finding { return slices.Clone(e.findings) }
+
+// release clears what refers to the resource and pools the encoder.
+func (e *encoder) release() {
+	e.res, e.skip, e.seen, e.findings, e.failed = nil, nil, nil, e.findings[:0], false
+	clear(e.lines[:cap(e.lines)])
+	clear(e.owners[:cap(e.owners)])
+	e.w = yamlnode.Walker{}
+	encoders.Put(e)
+}
+
+func (e *encoder) duplicate(n *yaml.Node, msg string) { e.finding(n, RuleDuplicateKey, "%s", msg) }
 
 func (e *encoder) finding(n *yaml.Node, rule, format string, args ...any) {
 	if e.seen[n] {
 		return // the walk runs again after protojson refuses a field
 	}
+	if e.seen == nil {
+		e.seen = map[*yaml.Node]bool{}
+	}
 	e.seen[n] = true
 	e.failed = true
-	e.findings = append(e.findings, Finding{Pos: Pos{e.file, n.Line, n.Column}, Severity: Error, Rule: rule, Resource: e.res, Message: fmt.Sprintf(format, args...)})
+	e.findings = append(e.findings, Finding{Pos: Pos{e.file, n.Line, n.Column}, Severity: Error, Rule: rule, Resource: e.res.Ref(), Message: fmt.Sprintf(format, args...)})
 }
 
 func (e *encoder) reported(n *yaml.Node) bool { return n != nil && e.seen[n] }
