@@ -91,8 +91,8 @@ var encoders = sync.Pool{New: func() any { return new(encoder) }}
 type encoder struct {
 	file string
 	res  *Resource
-	w         yamlnode.Walker
-	buf       []byte
+	w    yamlnode.Walker
+	buf  []byte
 	// lines[i] is the node on JSON line i+1, owners[i] the node to leave
 	// out when protojson refuses it (the key of its pair, or the list
 	// item).
