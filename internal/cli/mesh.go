@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -130,46 +129,14 @@ func (c *Command) meshCheck(ctx context.Context, rt *actions.Runtime, o meshOpti
 	var owner mesh.Owner
 	paths := o.paths
 	if m != nil {
-		base := filepath.Dir(m.File)
-		opts.Services = map[string]mesh.ServiceInfo{}
-		type dir struct{ path, service string }
-		var dirs []dir
-		for _, s := range m.Services {
-			opts.Services[s.Name] = mesh.ServiceInfo{Compliance: string(s.Compliance), Mesh: s.Mesh}
-			if s.Mesh != "" {
-				dirs = append(dirs, dir{filepath.Join(base, s.Mesh), s.Name})
-			}
+		repo, err := mesh.FromManifest(m)
+		if err != nil {
+			return badInput(err)
 		}
-		owner = func(file string) string {
-			abs, err := filepath.Abs(file)
-			if err != nil {
-				return ""
-			}
-			for _, d := range dirs {
-				dir, err := filepath.Abs(d.path)
-				if err != nil {
-					continue
-				}
-				if rel, err := filepath.Rel(dir, abs); err == nil && rel != ".." && !strings.HasPrefix(rel, "../") {
-					return d.service
-				}
-			}
-			return ""
-		}
+		repo.Apply(&opts)
+		owner = repo.Owner
 		if len(paths) == 0 {
-			for _, d := range dirs {
-				if _, err := os.Stat(d.path); err != nil {
-					return badInput(fmt.Errorf("service %s: mesh directory %q: %w; create it or fix the service's mesh: in %s", d.service, d.path, err, m.File))
-				}
-				paths = append(paths, d.path)
-			}
-			for _, p := range m.Mesh.Paths {
-				paths = append(paths, filepath.Join(base, p))
-			}
-		}
-		opts.RootNamespace = cmp.Or(opts.RootNamespace, m.Mesh.RootNamespace)
-		if len(opts.MonitoringNamespaces) == 0 {
-			opts.MonitoringNamespaces = m.Mesh.MonitoringNamespaces
+			paths = repo.Paths
 		}
 	}
 	if len(paths) == 0 {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/promote-dev/promote/internal/manifest"
 	"github.com/promote-dev/promote/internal/mesh"
 	"github.com/promote-dev/promote/internal/policy"
 	"github.com/promote-dev/promote/policies"
@@ -35,6 +36,35 @@ func check(t *testing.T, opts mesh.Options, paths ...string) *mesh.Report {
 	t.Helper()
 	t.Chdir(examples)
 	set, err := mesh.Load(paths, mesh.LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, err := mesh.Check(context.Background(), set, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep
+}
+
+// checkRepository checks a repository as promote mesh check does by
+// default: the mesh directories its manifest names.
+func checkRepository(t *testing.T, opts mesh.Options, manifestFile string) *mesh.Report {
+	t.Helper()
+	t.Chdir(examples)
+	data, err := os.ReadFile(manifestFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := manifest.Parse(manifestFile, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo, err := mesh.FromManifest(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	repo.Apply(&opts)
+	set, err := mesh.Load(repo.Paths, mesh.LoadOptions{Owner: repo.Owner})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,16 +106,25 @@ func TestExamplesClean(t *testing.T) {
 // TestBroken checks each file of examples/broken/mesh against its golden
 // output: one file per kind of finding.
 func TestBroken(t *testing.T) {
-	files, err := filepath.Glob(filepath.Join(examples, "broken", "mesh", "*.yaml"))
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no broken examples: %v", err)
+	entries, err := os.ReadDir(filepath.Join(examples, "broken", "mesh"))
+	if err != nil {
+		t.Fatal(err)
 	}
 	e := engine(t)
-	for _, file := range files {
-		name := strings.TrimSuffix(filepath.Base(file), ".yaml")
+	for _, entry := range entries {
+		name, isYAML := strings.CutSuffix(entry.Name(), ".yaml")
+		if !isYAML && !entry.IsDir() {
+			continue
+		}
 		t.Run(name, func(t *testing.T) {
-			rel := filepath.ToSlash(filepath.Join("broken", "mesh", name+".yaml"))
-			rep := check(t, mesh.Options{Policies: e}, rel)
+			rel := filepath.ToSlash(filepath.Join("broken", "mesh", entry.Name()))
+			var rep *mesh.Report
+			if entry.IsDir() {
+				// A small repository: its manifest names the services.
+				rep = checkRepository(t, mesh.Options{Policies: e}, filepath.Join(rel, "promotion.yaml"))
+			} else {
+				rep = check(t, mesh.Options{Policies: e}, rel)
+			}
 			got := lines(rep)
 			golden := filepath.Join("broken", "mesh", name+".out")
 			if *update {
