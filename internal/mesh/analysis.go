@@ -138,8 +138,8 @@ func duplicates(set *Set) []Finding {
 	first := map[string]*Resource{}
 	for _, r := range set.Resources {
 		kind := r.Group + "/" + r.Kind
-		if r.Schema != nil {
-			kind = r.Schema.Group() + "/" + r.Schema.Kind()
+		if r.Istio != nil {
+			kind = r.Istio.Group + "/" + r.Istio.Name
 		}
 		key := kind + "/" + r.Namespace + "/" + r.Name
 		if f, ok := first[key]; ok {

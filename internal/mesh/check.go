@@ -96,7 +96,7 @@ func Check(ctx context.Context, set *Set, opts Options) (*Report, error) {
 		return nil, err
 	}
 	for _, r := range set.Resources {
-		if r.Schema != nil {
+		if r.Istio != nil {
 			rep.Istio++
 		}
 	}
@@ -147,7 +147,7 @@ func checkEach(ctx context.Context, resources []*Resource, opts Options) ([]Find
 					return
 				}
 				r := resources[i]
-				if r.Schema == nil {
+				if r.Istio == nil {
 					continue
 				}
 				msg, problems := decodeSpec(r, r.Pos.File, specBudget)

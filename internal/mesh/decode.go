@@ -31,14 +31,7 @@ const maxDecodeRounds = 8
 // of everything else. The JSON puts every key and value on a line of its
 // own, so the line of a protojson error names the YAML node.
 func decodeSpec(r *Resource, file string, budget int) (proto.Message, []Finding) {
-	inst, err := r.Schema.NewInstance()
-	if err != nil {
-		return nil, []Finding{{Pos: r.Pos, Severity: Error, Rule: RuleType, Resource: r.Ref(), Message: fmt.Sprintf("cannot decode %s: %v", r.Kind, err)}}
-	}
-	msg, ok := inst.(proto.Message)
-	if !ok {
-		return nil, nil
-	}
+	msg := r.Istio.new()
 	e := encoders.Get().(*encoder)
 	defer e.release()
 	e.file, e.res = file, r

@@ -11,7 +11,7 @@ import (
 // validateIstio runs Istio's own validation of one decoded resource, as the
 // admission webhook and istioctl validate do.
 func validateIstio(r *Resource) (out []Finding) {
-	if r.Message == nil {
+	if r.Message == nil || r.Istio.validate == nil {
 		return nil
 	}
 	at := r.Pos
@@ -26,7 +26,7 @@ func validateIstio(r *Resource) (out []Finding) {
 	}()
 	cfg := config.Config{
 		Meta: config.Meta{
-			GroupVersionKind: r.Schema.GroupVersionKind(),
+			GroupVersionKind: r.Istio.GroupVersionKind(),
 			Name:             r.Name,
 			Namespace:        r.Namespace,
 			Labels:           r.Labels,
@@ -34,7 +34,7 @@ func validateIstio(r *Resource) (out []Finding) {
 		},
 		Spec: r.Message,
 	}
-	warning, err := r.Schema.ValidateConfig(cfg)
+	warning, err := r.Istio.validate(cfg)
 	for _, e := range split(err) {
 		out = append(out, Finding{Pos: at, Severity: Error, Rule: RuleIstio, Resource: r.Ref(), Message: e})
 	}

@@ -14,8 +14,6 @@ import (
 	yaml "go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/proto"
 	"istio.io/istio/pkg/config"
-	"istio.io/istio/pkg/config/schema/collections"
-	"istio.io/istio/pkg/config/schema/resource"
 
 	"github.com/promote-dev/promote/internal/yamlnode"
 )
@@ -44,8 +42,8 @@ type Resource struct {
 	// or "".
 	Service string
 
-	// Schema is Istio's schema of the kind, nil for Kubernetes kinds.
-	Schema resource.Schema
+	// Istio is the Istio kind, nil for Kubernetes kinds.
+	Istio *Kind
 	// Message is the decoded spec of an Istio resource; nil when the spec
 	// does not decode.
 	Message proto.Message
@@ -72,21 +70,6 @@ var indexed = map[string][]string{
 	"apps":  {"Deployment", "StatefulSet", "DaemonSet"},
 	"batch": {"Job"},
 }
-
-// istioKinds maps every version of every Istio kind that Istio's own
-// validation knows (what istioctl validate checks) to its schema.
-var istioKinds = func() map[config.GroupVersionKind]resource.Schema {
-	m := map[config.GroupVersionKind]resource.Schema{}
-	for _, sc := range collections.Pilot.All() {
-		if !strings.HasSuffix(sc.Group(), "istio.io") {
-			continue
-		}
-		for _, gvk := range sc.GroupVersionAliasKinds() {
-			m[gvk] = sc
-		}
-	}
-	return m
-}()
 
 // Set is everything read from the inputs.
 type Set struct {
@@ -281,13 +264,13 @@ func (s *Set) document(file string, doc *yaml.Node, owner string, w *yamlnode.Wa
 	if r.Version == "" {
 		r.Group, r.Version = "", r.Group
 	}
-	if sc, ok := istioKinds[config.GroupVersionKind{Group: r.Group, Version: r.Version, Kind: r.Kind}]; ok {
-		r.Schema = sc
+	if k, ok := kindIndex[config.GroupVersionKind{Group: r.Group, Version: r.Version, Kind: r.Kind}]; ok {
+		r.Istio = k
 	} else if !slices.Contains(indexed[r.Group], r.Kind) {
 		s.Skipped[r.APIVersion+"/"+r.Kind]++
 		return
 	}
-	if r.Schema != nil {
+	if r.Istio != nil {
 		for _, p := range top {
 			switch p.Key.Value {
 			case "apiVersion", "kind", "metadata", "spec", "status":
