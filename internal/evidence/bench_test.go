@@ -131,8 +131,13 @@ func BenchmarkVerify(b *testing.B) {
 	b.Run("signatures", func(b *testing.B) {
 		startCPU(b)
 		for b.Loop() {
-			_ = parallel(ctx, len(envs), workers, func(i int) error {
-				results[i].checkSignatures(envs[i], keys)
+			chunks := (len(envs) + batchSize - 1) / batchSize
+			_ = parallel(ctx, chunks, workers, func(c int) error {
+				var batch ed25519Batch
+				for i := c * batchSize; i < min((c+1)*batchSize, len(envs)); i++ {
+					results[i].checkSignatures(envs[i], keys, &batch)
+				}
+				batch.verify()
 				return nil
 			})
 		}

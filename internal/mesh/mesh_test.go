@@ -35,7 +35,12 @@ func engine(t testing.TB) *policy.Engine {
 func check(t *testing.T, opts mesh.Options, paths ...string) *mesh.Report {
 	t.Helper()
 	t.Chdir(examples)
-	set, err := mesh.Load(paths, mesh.LoadOptions{})
+	return loadAndCheck(t, opts, paths, mesh.LoadOptions{})
+}
+
+func loadAndCheck(t *testing.T, opts mesh.Options, paths []string, lo mesh.LoadOptions) *mesh.Report {
+	t.Helper()
+	set, err := mesh.Load(paths, lo)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,15 +69,7 @@ func checkRepository(t *testing.T, opts mesh.Options, manifestFile string) *mesh
 		t.Fatal(err)
 	}
 	repo.Apply(&opts)
-	set, err := mesh.Load(repo.Paths, mesh.LoadOptions{Owner: repo.Owner})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, err := mesh.Check(context.Background(), set, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return rep
+	return loadAndCheck(t, opts, repo.Paths, mesh.LoadOptions{Owner: repo.Owner})
 }
 
 func lines(rep *mesh.Report) string {
