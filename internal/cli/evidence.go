@@ -9,12 +9,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/aws/aws-sdk-go-v2/credentials"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/promote-dev/promote/internal/actions"
 	"github.com/promote-dev/promote/internal/evidence"
@@ -113,11 +115,19 @@ func spoolOf(m *manifest.Manifest) evidence.Spool {
 // into the spool instead, and the next run or promote evidence flush
 // appends them: nothing is lost.
 func (c *Command) sealRun(ctx context.Context, rt *actions.Runtime, m *manifest.Manifest, p *plan.Plan, st *run.Status) (int, error) {
-	signer, err := c.evidenceSigner(ctx, rt, m, true)
+	records, err := c.runRecords(rt, p, st)
 	if err != nil {
 		return 0, err
 	}
-	records, err := c.runRecords(rt, p, st)
+	return c.sealRecords(ctx, rt, m, records, nil)
+}
+
+// sealRecords signs and appends records to the manifest's evidence store,
+// after what earlier runs spooled; blobs (such as reports the records cover)
+// are written to the store first, once. When the store is unavailable the
+// records are signed into the spool, and sealRecords reports 0.
+func (c *Command) sealRecords(ctx context.Context, rt *actions.Runtime, m *manifest.Manifest, records []evidence.Record, blobs map[string][]byte) (int, error) {
+	signer, err := c.evidenceSigner(ctx, rt, m, true)
 	if err != nil {
 		return 0, err
 	}
@@ -125,6 +135,13 @@ func (c *Command) sealRun(ctx context.Context, rt *actions.Runtime, m *manifest.
 	store, _, err := c.evidenceStore(ctx, m)
 	if err == nil {
 		err = c.flushSpool(ctx, spool, store, signer)
+	}
+	for _, key := range slices.Sorted(maps.Keys(blobs)) {
+		if err == nil {
+			if _, cerr := store.Create(ctx, key, blobs[key]); cerr != nil && !errors.Is(cerr, evidence.ErrExists) {
+				err = cerr
+			}
+		}
 	}
 	if err == nil {
 		_, err = evidence.Append(ctx, store, signer, records)

@@ -2,7 +2,10 @@ package cli
 
 import (
 	"bytes"
+	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
@@ -12,8 +15,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/promote-dev/promote/internal/actions"
+	"github.com/promote-dev/promote/internal/evidence"
+	"github.com/promote-dev/promote/internal/git"
 	"github.com/promote-dev/promote/internal/manifest"
 	"github.com/promote-dev/promote/internal/mesh"
 	"github.com/promote-dev/promote/internal/policy"
@@ -48,6 +54,7 @@ type meshOptions struct {
 	root        string
 	monitoring  listFlag
 	trustDomain string
+	evidenceEnv string
 	paths       []string
 	repoRoot    string
 }
@@ -82,6 +89,7 @@ func (c *Command) parseMeshCheck(rt *actions.Runtime, args []string) (meshOption
 	fs.StringVar(&o.root, "root-namespace", "", "Istio's root namespace, where resources without a selector apply to the whole mesh (default: the manifest's mesh.root_namespace, else istio-system)")
 	fs.Var(&o.monitoring, "monitoring-namespaces", "namespaces allowed to reach metrics ports, comma-separated (default: the manifest's mesh.monitoring_namespaces, else monitoring)")
 	fs.StringVar(&o.trustDomain, "trust-domain", "cluster.local", "the mesh's trust domain, for the policies")
+	fs.StringVar(&o.evidenceEnv, "evidence", "", "seal the result as signed evidence for this environment of the manifest: one mesh-check record per service, covering the JSON report (needs the manifest's evidence section)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return o, err
@@ -126,6 +134,15 @@ func (c *Command) meshCheck(ctx context.Context, rt *actions.Runtime, o meshOpti
 	if err != nil {
 		return err
 	}
+	if o.evidenceEnv != "" {
+		if m == nil || m.Evidence == nil {
+			return badInput(errors.New("--evidence needs a manifest with an evidence section (see docs/manifest.md)"))
+		}
+		if _, ok := m.Environment(o.evidenceEnv); !ok {
+			return badInput(fmt.Errorf("--evidence: unknown environment %q (expected one of %s)", o.evidenceEnv, strings.Join(m.EnvironmentNames(), ", ")))
+		}
+	}
+	started := time.Now()
 	var owner mesh.Owner
 	paths := o.paths
 	if m != nil {
@@ -181,6 +198,11 @@ func (c *Command) meshCheck(ctx context.Context, rt *actions.Runtime, o meshOpti
 			return fmt.Errorf("write the SARIF file: %w", err)
 		}
 	}
+	if o.evidenceEnv != "" {
+		if err := c.sealMeshCheck(ctx, rt, o, m, set, rep, started); err != nil {
+			return err
+		}
+	}
 	errs, warns, _ := rep.Counts()
 	if rt.Enabled() {
 		// Annotations name files relative to the repository (SARIF
@@ -201,6 +223,80 @@ func (c *Command) meshCheck(ctx context.Context, rt *actions.Runtime, o meshOpti
 	switch {
 	case o.failOn == "error" && errs > 0, o.failOn == "warning" && errs+warns > 0:
 		return &exitError{ExitFindings, errReported}
+	}
+	return nil
+}
+
+// sealMeshCheck records the check as evidence: one mesh-check record per
+// manifest service with a mesh directory, passed or failed by --fail-on
+// over the findings in its files, each covering the JSON report, which is
+// stored beside the records as reports/<sha256>.json.
+func (c *Command) sealMeshCheck(ctx context.Context, rt *actions.Runtime, o meshOptions, m *manifest.Manifest, set *mesh.Set, rep *mesh.Report, started time.Time) error {
+	commit := c.Getenv("GITHUB_SHA")
+	if commit == "" {
+		commit, _ = git.Head(ctx, filepath.Dir(m.File))
+	}
+	if len(commit) != 40 {
+		return badInput(errors.New("--evidence: no commit to seal the check for: run in a git checkout, or set GITHUB_SHA"))
+	}
+	var buf bytes.Buffer
+	if err := report.JSON(&buf, rep); err != nil {
+		return err
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	digest := hex.EncodeToString(sum[:])
+	failing := map[string]bool{}
+	serviceOf := map[string]string{}
+	for _, r := range set.Resources {
+		serviceOf[r.Ref()] = r.Service
+	}
+	fileService := map[string]string{}
+	for _, r := range set.Resources {
+		fileService[r.Pos.File] = r.Service
+	}
+	for _, f := range rep.Findings {
+		if f.Severity == mesh.Error || o.failOn == "warning" && f.Severity == mesh.Warning {
+			failing[cmp.Or(serviceOf[f.Resource], fileService[f.File])] = true
+		}
+	}
+	repo := ""
+	if r := c.Getenv("GITHUB_REPOSITORY"); r != "" {
+		repo = strings.TrimSuffix(cmp.Or(c.Getenv("GITHUB_SERVER_URL"), "https://github.com"), "/") + "/" + r
+	}
+	var records []evidence.Record
+	for _, s := range m.Services {
+		if s.Mesh == "" {
+			continue
+		}
+		outcome := "passed"
+		if failing[s.Name] {
+			outcome = "failed"
+		}
+		records = append(records, evidence.Record{
+			Kind:             evidence.KindMeshCheck,
+			Repository:       repo,
+			Commit:           commit,
+			Service:          s.Name,
+			Environment:      o.evidenceEnv,
+			Node:             s.Name + "@" + o.evidenceEnv,
+			WorkflowRunURL:   rt.RunURL(),
+			Actor:            cmp.Or(c.Getenv("GITHUB_ACTOR"), c.Getenv("USER"), "unknown"),
+			Approvers:        []string{},
+			StartedAt:        started,
+			FinishedAt:       time.Now(),
+			Outcome:          outcome,
+			MeshReportSHA256: digest,
+		})
+	}
+	if len(records) == 0 {
+		return badInput(errors.New("--evidence: no service of the manifest has a mesh directory to seal a check for"))
+	}
+	n, err := c.sealRecords(ctx, rt, m, records, map[string][]byte{evidence.ReportsPrefix + digest + ".json": buf.Bytes()})
+	if err != nil {
+		return err
+	}
+	if n > 0 {
+		fmt.Fprintf(c.Stderr, "Sealed %d mesh-check records in %s (report sha256:%s)\n", n, m.Evidence.Store, digest)
 	}
 	return nil
 }

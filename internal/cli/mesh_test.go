@@ -3,12 +3,16 @@ package cli
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/promote-dev/promote/internal/actions/actionstest"
 )
 
@@ -140,5 +144,95 @@ func TestMeshCheckInActions(t *testing.T) {
 	}
 	if !strings.Contains(string(data), `"uri": "examples/broken/mesh/analysis-mtls-conflict.yaml"`) {
 		t.Errorf("SARIF lacks the relative URI:\n%s", data)
+	}
+}
+
+// TestMeshCheckEvidence seals a check as evidence: one record per service,
+// failed only for the service whose files have errors, covering the JSON
+// report stored beside the records; the chain verifies.
+func TestMeshCheckEvidence(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	for _, sub := range []string{"services", "platform"} {
+		if err := os.CopyFS(filepath.Join(dir, sub), os.DirFS(filepath.Join("../../examples", sub))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	data, err := os.ReadFile(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	manifestFile := filepath.Join(dir, "promotion.yaml")
+	if err := os.WriteFile(manifestFile, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	broken, err := os.ReadFile(brokenMesh + "schema-enum.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "services/service-b/mesh/broken.yaml"), broken, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	env := map[string]string{"GITHUB_SHA": "0123456789abcdef0123456789abcdef01234567", "GITHUB_ACTOR": "octocat"}
+	getenv := func(k string) string { return env[k] }
+
+	r := promote(t, getenv, "mesh", "check", "--manifest", manifestFile, "--evidence", "staging", "--output", "json")
+	if r.code != ExitFindings {
+		t.Fatalf("exit %d, want %d\n%s", r.code, ExitFindings, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "Sealed 3 mesh-check records") {
+		t.Errorf("stderr = %q, want 3 records sealed", r.stderr)
+	}
+	sum := sha256.Sum256([]byte(r.stdout))
+	digest := hex.EncodeToString(sum[:])
+	stored, err := os.ReadFile(filepath.Join(dir, ".promote/evidence/reports", digest+".json"))
+	if err != nil || string(stored) != r.stdout {
+		t.Errorf("the stored report differs from the printed one (%v)", err)
+	}
+	outcomes := map[string]string{}
+	for seq := 1; seq <= 3; seq++ {
+		data, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf(".promote/evidence/records/%020d.dsse.json", seq)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var env struct {
+			Payload []byte `json:"payload"`
+		}
+		var st struct {
+			PredicateType string `json:"predicateType"`
+			Subject       []struct {
+				Name   string            `json:"name"`
+				Digest map[string]string `json:"digest"`
+			} `json:"subject"`
+			Predicate struct {
+				Service, Node, Outcome string
+				MeshReport             string `json:"mesh_report_sha256"`
+			} `json:"predicate"`
+		}
+		if err := json.Unmarshal(data, &env); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(env.Payload, &st); err != nil {
+			t.Fatal(err)
+		}
+		if st.PredicateType != "https://promote.dev/evidence/mesh-check/v1" || st.Predicate.MeshReport != digest {
+			t.Errorf("record %d: predicate type %s, report %s; want mesh-check and %s", seq, st.PredicateType, st.Predicate.MeshReport, digest)
+		}
+		outcomes[st.Predicate.Node] = st.Predicate.Outcome
+	}
+	want := map[string]string{"service-a@staging": "passed", "service-b@staging": "failed", "service-c@staging": "passed"}
+	if diff := cmp.Diff(want, outcomes); diff != "" {
+		t.Errorf("outcomes (-want +got):\n%s", diff)
+	}
+	if v := promote(t, getenv, "evidence", "verify", "--manifest", manifestFile); v.code != ExitOK {
+		t.Errorf("evidence verify exited %d:\n%s%s", v.code, v.stdout, v.stderr)
+	}
+
+	// Bad input: an unknown environment, and no evidence section.
+	if r := promote(t, getenv, "mesh", "check", "--manifest", manifestFile, "--evidence", "prod"); r.code != ExitBadInput || !strings.Contains(r.stderr, `unknown environment "prod"`) {
+		t.Errorf("--evidence prod: exit %d, stderr %q", r.code, r.stderr)
+	}
+	if r := promote(t, getenv, "mesh", "check", "--evidence", "staging", brokenMesh+"istio-warning.yaml"); r.code != ExitBadInput || !strings.Contains(r.stderr, "evidence section") {
+		t.Errorf("--evidence without a manifest: exit %d, stderr %q", r.code, r.stderr)
 	}
 }

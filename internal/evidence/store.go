@@ -48,6 +48,9 @@ const (
 	// CheckpointsPrefix holds the signed checkpoints (C2SP
 	// tlog-checkpoint notes).
 	CheckpointsPrefix = "checkpoints/"
+	// ReportsPrefix holds reports that records cover, such as a mesh
+	// check's JSON report, named by their SHA-256: reports/<sha256>.json.
+	ReportsPrefix = "reports/"
 	// FrontiersPrefix holds, for each checkpoint, the hashes of the
 	// largest complete subtrees of its tree, so Append extends the Merkle
 	// tree without reading every record. A frontier is a cache: Append
