@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/promote-dev/promote/internal/sign/vaulttest"
 )
 
 // refusingAddress returns the URL of a TCP port that is bound but not
@@ -39,8 +41,8 @@ func TestVaultUnreachable(t *testing.T) {
 		name string
 		cfg  VaultConfig
 	}{
-		{name: "token", cfg: VaultConfig{Key: defaultKeyName, Token: "hvs.secret"}},
-		{name: "jwt", cfg: VaultConfig{Key: defaultKeyName, Auth: "jwt", Role: fakeRole, IDToken: idToken}},
+		{name: "token", cfg: VaultConfig{Key: vaulttest.DefaultKey, Token: "hvs.secret"}},
+		{name: "jwt", cfg: VaultConfig{Key: vaulttest.DefaultKey, Auth: "jwt", Role: vaulttest.Role, IDToken: idToken}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

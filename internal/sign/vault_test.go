@@ -18,6 +18,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/hashicorp/vault/api"
 	"github.com/hashicorp/vault/sdk/helper/keysutil"
+	"github.com/promote-dev/promote/internal/sign/vaulttest"
 )
 
 // pae is DSSE's pre-authentication encoding, what evidence signers sign.
@@ -76,9 +77,9 @@ func TestVaultSignVerifyRoundTrip(t *testing.T) {
 	for _, tt := range vaultKeyTypes {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFakeVault(t)
-			f.addKey(keysutil.PolicyConfig{Name: defaultKeyName, Type: tt.keyType})
-			v := newTestVault(t, f.config("token", defaultKeyName))
+			f := vaulttest.NewServer(t)
+			f.AddKey(keysutil.PolicyConfig{Name: vaulttest.DefaultKey, Type: tt.keyType})
+			v := newTestVault(t, fakeConfig(f, "token", vaulttest.DefaultKey))
 
 			if got, want := v.KeyID(), "vault:transit/promote-evidence:v1"; got != want {
 				t.Errorf("KeyID() = %q, want %q", got, want)
@@ -87,7 +88,7 @@ func TestVaultSignVerifyRoundTrip(t *testing.T) {
 				t.Errorf("Algorithm() = %q, want %q", got, tt.name)
 			}
 			for _, format := range []string{"%v", "%+v", "%#v"} {
-				if got := fmt.Sprintf(format, v); strings.Contains(got, fakeRootToken) {
+				if got := fmt.Sprintf(format, v); strings.Contains(got, vaulttest.RootToken) {
 					t.Errorf("Sprintf(%q, vault) = %q, which holds the token", format, got)
 				}
 			}
@@ -104,7 +105,7 @@ func TestVaultSignVerifyRoundTrip(t *testing.T) {
 				}
 				// Vault itself accepts the signature as it travelled.
 				encoded := "vault:v1:" + base64.StdEncoding.EncodeToString(sigs[i])
-				if !f.vaultVerify(defaultKeyName, msg, encoded) {
+				if !f.VaultVerify(vaulttest.DefaultKey, msg, encoded) {
 					t.Errorf("transit/verify rejects signature %d", i)
 				}
 				tampered := append(slices.Clone(msg), ' ')
@@ -121,33 +122,33 @@ func TestVaultSignMakesOneRequestPerBatch(t *testing.T) {
 	tests := []struct {
 		name    string
 		keyType keysutil.KeyType
-		want    signRequest // without inputs
+		want    vaulttest.SignRequest // without inputs
 	}{
 		{
 			name:    "ecdsa-p256: vault hashes with sha2-256 and returns asn1",
 			keyType: keysutil.KeyType_ECDSA_P256,
-			want:    signRequest{KeyVersion: 1, HashAlgorithm: "sha2-256", MarshalingAlgorithm: "asn1"},
+			want:    vaulttest.SignRequest{KeyVersion: 1, HashAlgorithm: "sha2-256", MarshalingAlgorithm: "asn1"},
 		},
 		{
 			name:    "ed25519: no hashing",
 			keyType: keysutil.KeyType_ED25519,
-			want:    signRequest{KeyVersion: 1},
+			want:    vaulttest.SignRequest{KeyVersion: 1},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFakeVault(t)
-			f.addKey(keysutil.PolicyConfig{Name: defaultKeyName, Type: tt.keyType})
-			v := newTestVault(t, f.config("token", defaultKeyName))
+			f := vaulttest.NewServer(t)
+			f.AddKey(keysutil.PolicyConfig{Name: vaulttest.DefaultKey, Type: tt.keyType})
+			v := newTestVault(t, fakeConfig(f, "token", vaulttest.DefaultKey))
 
 			msgs := statements(300)
 			sigs := mustSign(t, v, msgs)
 
-			if got := f.count("sign"); got != 1 {
+			if got := f.Count("sign"); got != 1 {
 				t.Errorf("Sign(300 messages) made %d sign requests, want 1", got)
 			}
-			reqs := f.signRequests()
+			reqs := f.SignRequests()
 			if len(reqs) != 1 {
 				t.Fatalf("got %d sign requests, want 1", len(reqs))
 			}
@@ -176,7 +177,7 @@ func TestVaultSignMakesOneRequestPerBatch(t *testing.T) {
 			if got, err := v.Sign(t.Context(), nil); err != nil || len(got) != 0 {
 				t.Errorf("Sign(no messages) = %d signatures, %v; want none, nil", len(got), err)
 			}
-			if got := f.count("sign"); got != 1 {
+			if got := f.Count("sign"); got != 1 {
 				t.Errorf("Sign(no messages) made a request")
 			}
 		})
@@ -188,15 +189,15 @@ func TestVaultRotationKeepsOldRecordsVerifiable(t *testing.T) {
 	for _, tt := range vaultKeyTypes {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFakeVault(t)
-			f.addKey(keysutil.PolicyConfig{Name: defaultKeyName, Type: tt.keyType})
+			f := vaulttest.NewServer(t)
+			f.AddKey(keysutil.PolicyConfig{Name: vaulttest.DefaultKey, Type: tt.keyType})
 			const v1, v2 = "vault:transit/promote-evidence:v1", "vault:transit/promote-evidence:v2"
 
-			before := newTestVault(t, f.config("token", defaultKeyName))
+			before := newTestVault(t, fakeConfig(f, "token", vaulttest.DefaultKey))
 			msgs := statements(3)
 			sigBefore := mustSign(t, before, msgs[:1])[0]
 
-			f.rotate(defaultKeyName)
+			f.Rotate(vaulttest.DefaultKey)
 
 			// A signer made before the rotation keeps its pinned version, so its
 			// key id stays true.
@@ -205,14 +206,14 @@ func TestVaultRotationKeepsOldRecordsVerifiable(t *testing.T) {
 			}
 			sigPinned := mustSign(t, before, msgs[1:2])[0]
 
-			after := newTestVault(t, f.config("token", defaultKeyName))
+			after := newTestVault(t, fakeConfig(f, "token", vaulttest.DefaultKey))
 			if got := after.KeyID(); got != v2 {
 				t.Errorf("KeyID() of a signer made after rotation = %q, want %q", got, v2)
 			}
 			sigAfter := mustSign(t, after, msgs[2:3])[0]
 
 			var versions []int
-			for _, req := range f.signRequests() {
+			for _, req := range f.SignRequests() {
 				versions = append(versions, req.KeyVersion)
 			}
 			if diff := cmp.Diff([]int{1, 1, 2}, versions); diff != "" {
@@ -292,16 +293,16 @@ func TestVaultJWTLogin(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFakeVault(t)
-			f.addKey(keysutil.PolicyConfig{Name: defaultKeyName, Type: keysutil.KeyType_ECDSA_P256})
+			f := vaulttest.NewServer(t)
+			f.AddKey(keysutil.PolicyConfig{Name: vaulttest.DefaultKey, Type: keysutil.KeyType_ECDSA_P256})
 			if tt.boundAudience != "" {
-				f.boundAudience = tt.boundAudience
+				f.BoundAudience = tt.boundAudience
 			}
-			cfg := f.config("jwt", defaultKeyName)
+			cfg := fakeConfig(f, "jwt", vaulttest.DefaultKey)
 			tt.configure(&cfg)
 
 			v, err := NewVault(t.Context(), cfg)
-			tokens, audiences := f.issuedIDTokens()
+			tokens, audiences := f.IssuedIDTokens()
 			if tt.wantStatus == 0 && tt.wantErr == nil {
 				if err != nil {
 					t.Fatalf("NewVault() = %v", err)
@@ -309,12 +310,12 @@ func TestVaultJWTLogin(t *testing.T) {
 				mustSign(t, v, statements(2))
 				wantAudience := tt.wantAudience
 				if wantAudience == "" {
-					wantAudience = f.srv.URL
+					wantAudience = f.Srv.URL
 				}
 				if diff := cmp.Diff([]string{wantAudience}, audiences); diff != "" {
 					t.Errorf("audiences asked of IDToken (-want +got):\n%s", diff)
 				}
-				if got := f.count("login"); got != 1 {
+				if got := f.Count("login"); got != 1 {
 					t.Errorf("logins = %d, want 1", got)
 				}
 				return
@@ -337,7 +338,7 @@ func TestVaultJWTLogin(t *testing.T) {
 					t.Errorf("NewVault() error contains the OIDC token")
 				}
 			}
-			if got := f.count("read") + f.count("sign"); got != 0 {
+			if got := f.Count("read") + f.Count("sign"); got != 0 {
 				t.Errorf("made %d transit requests without logging in", got)
 			}
 		})
@@ -348,41 +349,41 @@ func TestVaultLogsInAgainWhenTheTokenExpires(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name       string
-		expire     func(*fakeVault)
+		expire     func(*vaulttest.Server)
 		wantDenied int // requests refused before the new login
 	}{
 		{
 			name:       "lease ran out: log in before the request",
-			expire:     func(f *fakeVault) { f.clock.Advance(f.tokenTTL) },
+			expire:     func(f *vaulttest.Server) { f.Clock.Advance(f.TokenTTL) },
 			wantDenied: 0,
 		},
 		{
 			name:       "lease ends within the renewal margin",
-			expire:     func(f *fakeVault) { f.clock.Advance(f.tokenTTL - 10*time.Second) },
+			expire:     func(f *vaulttest.Server) { f.Clock.Advance(f.TokenTTL - 10*time.Second) },
 			wantDenied: 0,
 		},
 		{
 			name:       "token revoked: vault says 403, log in and retry",
-			expire:     (*fakeVault).revokeTokens,
+			expire:     (*vaulttest.Server).RevokeTokens,
 			wantDenied: 1,
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFakeVault(t)
-			f.addKey(keysutil.PolicyConfig{Name: defaultKeyName, Type: keysutil.KeyType_ED25519})
-			v := newTestVault(t, f.config("jwt", defaultKeyName))
+			f := vaulttest.NewServer(t)
+			f.AddKey(keysutil.PolicyConfig{Name: vaulttest.DefaultKey, Type: keysutil.KeyType_ED25519})
+			v := newTestVault(t, fakeConfig(f, "jwt", vaulttest.DefaultKey))
 			msgs := statements(2)
 			mustSign(t, v, msgs[:1])
 
 			tt.expire(f)
 			sig := mustSign(t, v, msgs[1:])[0]
 
-			if got := f.count("login"); got != 2 {
+			if got := f.Count("login"); got != 2 {
 				t.Errorf("logins = %d, want 2", got)
 			}
-			if got := f.deniedCount(); got != tt.wantDenied {
+			if got := f.DeniedCount(); got != tt.wantDenied {
 				t.Errorf("requests refused = %d, want %d", got, tt.wantDenied)
 			}
 			if err := Verify(mustPublicKeys(t, v)[v.KeyID()], msgs[1], sig); err != nil {
@@ -395,9 +396,9 @@ func TestVaultLogsInAgainWhenTheTokenExpires(t *testing.T) {
 func TestVaultTokenRefused(t *testing.T) {
 	t.Parallel()
 	const secret = "hvs.CAESIthis-is-a-secret-token"
-	f := newFakeVault(t)
-	f.addKey(keysutil.PolicyConfig{Name: defaultKeyName, Type: keysutil.KeyType_ECDSA_P256})
-	cfg := f.config("token", defaultKeyName)
+	f := vaulttest.NewServer(t)
+	f.AddKey(keysutil.PolicyConfig{Name: vaulttest.DefaultKey, Type: keysutil.KeyType_ECDSA_P256})
+	cfg := fakeConfig(f, "token", vaulttest.DefaultKey)
 	cfg.Token = secret
 
 	_, err := NewVault(t.Context(), cfg)
@@ -411,7 +412,7 @@ func TestVaultTokenRefused(t *testing.T) {
 	if !strings.Contains(err.Error(), "expired") {
 		t.Errorf("NewVault() = %q, want it to suggest the token expired or lacks a policy", err)
 	}
-	if got := f.count("login"); got != 0 {
+	if got := f.Count("login"); got != 0 {
 		t.Errorf("token auth logged in %d times", got)
 	}
 	if s := fmt.Sprintf("%v %+v %#v %s", cfg, cfg, cfg, cfg); strings.Contains(s, secret) {
@@ -456,13 +457,13 @@ func TestVaultRefusesKeysItCannotSignWith(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			f := newFakeVault(t)
-			f.addKey(tt.key)
+			f := vaulttest.NewServer(t)
+			f.AddKey(tt.key)
 			name := tt.keyName
 			if name == "" {
 				name = tt.key.Name
 			}
-			_, err := NewVault(t.Context(), f.config("token", name))
+			_, err := NewVault(t.Context(), fakeConfig(f, "token", name))
 			if err == nil {
 				t.Fatal("NewVault() = nil error")
 			}
@@ -472,7 +473,7 @@ func TestVaultRefusesKeysItCannotSignWith(t *testing.T) {
 			if !strings.Contains(err.Error(), tt.wantHint) {
 				t.Errorf("NewVault() = %q, want it to say %q", err, tt.wantHint)
 			}
-			if got := f.count("sign"); got != 0 {
+			if got := f.Count("sign"); got != 0 {
 				t.Errorf("made %d sign requests", got)
 			}
 		})
@@ -545,7 +546,7 @@ func TestVaultSignaturesVerifyLikeCosign(t *testing.T) {
 	for _, tt := range vaultKeyTypes {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			p := keysutil.NewPolicy(keysutil.PolicyConfig{Name: defaultKeyName, Type: tt.keyType})
+			p := keysutil.NewPolicy(keysutil.PolicyConfig{Name: vaulttest.DefaultKey, Type: tt.keyType})
 			if err := p.RotateInMemory(rand.Reader); err != nil {
 				t.Fatal(err)
 			}

@@ -1,4 +1,7 @@
-package sign
+// Package vaulttest serves the parts of Vault's HTTP API that Promote's
+// Vault Transit signer uses, signing with Vault's own Transit code, for
+// tests that drive the real vault/api client.
+package vaulttest
 
 import (
 	"context"
@@ -24,33 +27,33 @@ import (
 )
 
 const (
-	fakeRootToken  = "hvs.fake-root"
-	fakeRole       = "promote-evidence"
+	RootToken  = "hvs.fake-root"
+	Role       = "promote-evidence"
 	githubIssuer   = "https://token.actions.githubusercontent.com"
-	defaultKeyName = "promote-evidence"
+	DefaultKey = "promote-evidence"
 )
 
-// fakeVault serves the routes of Vault's HTTP API that the Vault signer uses,
+// Server serves the routes of Vault's HTTP API that the Vault signer uses,
 // with the response shapes Vault gives, and signs with Vault's own Transit
 // crypto (keysutil), so signatures are byte for byte what Vault returns:
 //
 //	PUT|POST /v1/auth/jwt/login               {role, jwt} → auth.client_token with a lease
 //	GET      /v1/transit/keys/{name}          → data.type, data.latest_version, data.keys.{version}.public_key, …
-//	PUT|POST /v1/transit/keys/{name}/rotate   → a new version
+//	PUT|POST /v1/transit/keys/{name}/Rotate   → a new version
 //	PUT|POST /v1/transit/sign/{name}          {batch_input, key_version, hash_algorithm, marshaling_algorithm}
 //	                                          → data.batch_results[{signature: "vault:v1:…"}]
 //
 // A missing, unknown or expired token gets 403 {"errors":["permission denied"]}.
-// The JWT auth method accepts Ed25519-signed tokens from idToken, for role
-// fakeRole and audience boundAudience, as a role with bound_audiences would.
-type fakeVault struct {
-	t             *testing.T
-	srv           *httptest.Server
-	clock         *clock.Manual
+// The JWT auth method accepts Ed25519-signed tokens from IDToken, for role
+// Role and audience boundAudience, as a role with bound_audiences would.
+type Server struct {
+	t             testing.TB
+	Srv           *httptest.Server
+	Clock         *clock.Manual
 	storage       logical.Storage
 	jwtKey        ed25519.PrivateKey
-	tokenTTL      time.Duration
-	boundAudience string
+	TokenTTL      time.Duration
+	BoundAudience string
 
 	mu          sync.Mutex
 	policies    map[string]*keysutil.Policy
@@ -58,13 +61,13 @@ type fakeVault struct {
 	nextToken   int
 	calls       map[string]int // route → requests
 	denied      int            // requests refused with 403
-	signed      []signRequest
-	idTokens    []string // every OIDC token idToken issued
+	signed      []SignRequest
+	idTokens    []string // every OIDC token IDToken issued
 	idAudiences []string // the audience of each
 }
 
-// signRequest is the body of a sign request, for assertions.
-type signRequest struct {
+// SignRequest is the body of a sign request, for assertions.
+type SignRequest struct {
 	BatchInput []struct {
 		Input   string `json:"input"`
 		Context string `json:"context,omitempty"`
@@ -76,39 +79,39 @@ type signRequest struct {
 	Prehashed           bool   `json:"prehashed"`
 }
 
-func newFakeVault(t *testing.T) *fakeVault {
+func NewServer(t testing.TB) *Server {
 	t.Helper()
 	_, jwtKey, err := ed25519.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fakeVault{
+	f := &Server{
 		t:        t,
-		clock:    clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)),
+		Clock:    clock.NewManual(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)),
 		storage:  new(logical.InmemStorage),
 		jwtKey:   jwtKey,
-		tokenTTL: 20 * time.Minute,
+		TokenTTL: 20 * time.Minute,
 		policies: map[string]*keysutil.Policy{},
-		tokens:   map[string]time.Time{fakeRootToken: {}},
+		tokens:   map[string]time.Time{RootToken: {}},
 		calls:    map[string]int{},
 	}
 	mux := http.NewServeMux()
 	for _, method := range []string{http.MethodPut, http.MethodPost} {
 		mux.HandleFunc(method+" /v1/auth/jwt/login", f.login)
-		mux.HandleFunc(method+" /v1/transit/keys/{name}/rotate", f.authorized("rotate", f.rotateKey))
+		mux.HandleFunc(method+" /v1/transit/keys/{name}/Rotate", f.authorized("Rotate", f.rotateKey))
 		mux.HandleFunc(method+" /v1/transit/sign/{name}", f.authorized("sign", f.sign))
 	}
 	mux.HandleFunc("GET /v1/transit/keys/{name}", f.authorized("read", f.readKey))
-	f.srv = httptest.NewServer(mux)
-	t.Cleanup(f.srv.Close)
-	f.boundAudience = f.srv.URL
+	f.Srv = httptest.NewServer(mux)
+	t.Cleanup(f.Srv.Close)
+	f.BoundAudience = f.Srv.URL
 	return f
 }
 
-// addKey creates a Transit key as "vault write transit/keys/<name> type=…"
+// AddKey creates a Transit key as "vault write transit/keys/<name> type=…"
 // does. RSA keys get no version: generating one takes long enough to slow
 // the suite, and the signer must refuse the key by its type alone.
-func (f *fakeVault) addKey(cfg keysutil.PolicyConfig) *keysutil.Policy {
+func (f *Server) AddKey(cfg keysutil.PolicyConfig) *keysutil.Policy {
 	f.t.Helper()
 	p := keysutil.NewPolicy(cfg)
 	switch cfg.Type {
@@ -124,29 +127,9 @@ func (f *fakeVault) addKey(cfg keysutil.PolicyConfig) *keysutil.Policy {
 	return p
 }
 
-// config returns a signer configuration for this server and key.
-func (f *fakeVault) config(auth, key string) VaultConfig {
-	cfg := VaultConfig{
-		Address:    f.srv.URL,
-		Key:        key,
-		Auth:       auth,
-		HTTPClient: f.srv.Client(),
-		now:        f.clock.Now,
-		retryWait:  time.Millisecond,
-	}
-	switch auth {
-	case "token":
-		cfg.Token = fakeRootToken
-	case "jwt":
-		cfg.Role = fakeRole
-		cfg.IDToken = f.idToken
-	}
-	return cfg
-}
-
-// idToken mints a GitHub Actions OIDC token for audience.
-func (f *fakeVault) idToken(_ context.Context, audience string) (string, error) {
-	now := f.clock.Now()
+// IDToken mints a GitHub Actions OIDC token for audience.
+func (f *Server) IDToken(_ context.Context, audience string) (string, error) {
+	now := f.Clock.Now()
 	token, err := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{
 		"iss":         githubIssuer,
 		"aud":         audience,
@@ -166,16 +149,16 @@ func (f *fakeVault) idToken(_ context.Context, audience string) (string, error) 
 	return token, nil
 }
 
-// rotate rotates a key through the HTTP API, as "vault write -f
-// transit/keys/<name>/rotate" does.
-func (f *fakeVault) rotate(name string) {
+// Rotate rotates a key through the HTTP API, as "vault write -f
+// transit/keys/<name>/Rotate" does.
+func (f *Server) Rotate(name string) {
 	f.t.Helper()
-	req, err := http.NewRequest(http.MethodPost, f.srv.URL+"/v1/transit/keys/"+name+"/rotate", nil)
+	req, err := http.NewRequest(http.MethodPost, f.Srv.URL+"/v1/transit/keys/"+name+"/Rotate", nil)
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	req.Header.Set("X-Vault-Token", fakeRootToken)
-	resp, err := f.srv.Client().Do(req)
+	req.Header.Set("X-Vault-Token", RootToken)
+	resp, err := f.Srv.Client().Do(req)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -185,44 +168,44 @@ func (f *fakeVault) rotate(name string) {
 	}
 }
 
-// revokeTokens revokes every token but the root token.
-func (f *fakeVault) revokeTokens() {
+// RevokeTokens revokes every token but the root token.
+func (f *Server) RevokeTokens() {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for token := range f.tokens {
-		if token != fakeRootToken {
+		if token != RootToken {
 			delete(f.tokens, token)
 		}
 	}
 }
 
-func (f *fakeVault) count(route string) int {
+func (f *Server) Count(route string) int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.calls[route]
 }
 
-func (f *fakeVault) deniedCount() int {
+func (f *Server) DeniedCount() int {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.denied
 }
 
-func (f *fakeVault) signRequests() []signRequest {
+func (f *Server) SignRequests() []SignRequest {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return append([]signRequest(nil), f.signed...)
+	return append([]SignRequest(nil), f.signed...)
 }
 
-func (f *fakeVault) issuedIDTokens() (tokens, audiences []string) {
+func (f *Server) IssuedIDTokens() (tokens, audiences []string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]string(nil), f.idTokens...), append([]string(nil), f.idAudiences...)
 }
 
-// vaultVerify checks a "vault:v<n>:…" signature as POST transit/verify/<name>
+// VaultVerify checks a "vault:v<n>:…" signature as POST transit/verify/<name>
 // does, hashing the input first for ECDSA keys.
-func (f *fakeVault) vaultVerify(name string, msg []byte, signature string) bool {
+func (f *Server) VaultVerify(name string, msg []byte, signature string) bool {
 	f.t.Helper()
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -239,13 +222,13 @@ func (f *fakeVault) vaultVerify(name string, msg []byte, signature string) bool 
 }
 
 // authorized wraps a handler with Vault's token check and counts requests.
-func (f *fakeVault) authorized(route string, h func(http.ResponseWriter, *http.Request, *keysutil.Policy)) http.HandlerFunc {
+func (f *Server) authorized(route string, h func(http.ResponseWriter, *http.Request, *keysutil.Policy)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		f.calls[route]++
 		expiry, ok := f.tokens[r.Header.Get("X-Vault-Token")]
-		if !ok || (!expiry.IsZero() && !f.clock.Now().Before(expiry)) {
+		if !ok || (!expiry.IsZero() && !f.Clock.Now().Before(expiry)) {
 			f.denied++
 			writeErrors(w, http.StatusForbidden, "permission denied")
 			return
@@ -259,7 +242,7 @@ func (f *fakeVault) authorized(route string, h func(http.ResponseWriter, *http.R
 	}
 }
 
-func (f *fakeVault) login(w http.ResponseWriter, r *http.Request) {
+func (f *Server) login(w http.ResponseWriter, r *http.Request) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.calls["login"]++
@@ -271,15 +254,15 @@ func (f *fakeVault) login(w http.ResponseWriter, r *http.Request) {
 		writeErrors(w, http.StatusBadRequest, err.Error())
 		return
 	}
-	if req.Role != fakeRole {
+	if req.Role != Role {
 		writeErrors(w, http.StatusBadRequest, fmt.Sprintf("role %q could not be found", req.Role))
 		return
 	}
 	_, err := jwt.Parse(req.JWT, func(*jwt.Token) (any, error) { return f.jwtKey.Public(), nil },
 		jwt.WithValidMethods([]string{jwt.SigningMethodEdDSA.Alg()}),
 		jwt.WithIssuer(githubIssuer),
-		jwt.WithAudience(f.boundAudience),
-		jwt.WithTimeFunc(f.clock.Now))
+		jwt.WithAudience(f.BoundAudience),
+		jwt.WithTimeFunc(f.Clock.Now))
 	switch {
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):
 		writeErrors(w, http.StatusBadRequest, "error validating token: invalid audience (aud) claim: audience claim does not match any expected audience")
@@ -290,15 +273,15 @@ func (f *fakeVault) login(w http.ResponseWriter, r *http.Request) {
 	}
 	f.nextToken++
 	token := "hvs.fake-" + strconv.Itoa(f.nextToken)
-	f.tokens[token] = f.clock.Now().Add(f.tokenTTL)
+	f.tokens[token] = f.Clock.Now().Add(f.TokenTTL)
 	writeJSON(w, http.StatusOK, map[string]any{
 		"auth": map[string]any{
 			"client_token":   token,
 			"accessor":       "accessor-" + strconv.Itoa(f.nextToken),
 			"policies":       []string{"default", "promote-evidence"},
 			"token_policies": []string{"default", "promote-evidence"},
-			"metadata":       map[string]string{"role": fakeRole},
-			"lease_duration": int(f.tokenTTL.Seconds()),
+			"metadata":       map[string]string{"role": Role},
+			"lease_duration": int(f.TokenTTL.Seconds()),
 			"renewable":      true,
 		},
 	})
@@ -306,7 +289,7 @@ func (f *fakeVault) login(w http.ResponseWriter, r *http.Request) {
 
 // readKey answers as Vault's formatKeyPolicy does for the fields a client
 // may read.
-func (f *fakeVault) readKey(w http.ResponseWriter, _ *http.Request, p *keysutil.Policy) {
+func (f *Server) readKey(w http.ResponseWriter, _ *http.Request, p *keysutil.Policy) {
 	writeData(w, keyData(p))
 }
 
@@ -355,7 +338,7 @@ func keyData(p *keysutil.Policy) map[string]any {
 	return data
 }
 
-func (f *fakeVault) rotateKey(w http.ResponseWriter, r *http.Request, p *keysutil.Policy) {
+func (f *Server) rotateKey(w http.ResponseWriter, r *http.Request, p *keysutil.Policy) {
 	if err := p.Rotate(r.Context(), f.storage, rand.Reader); err != nil {
 		writeErrors(w, http.StatusInternalServerError, err.Error())
 		return
@@ -365,8 +348,8 @@ func (f *fakeVault) rotateKey(w http.ResponseWriter, r *http.Request, p *keysuti
 
 // sign answers as Vault's transit sign path does: it hashes each input for
 // key types that sign digests (unless prehashed) and signs with keysutil.
-func (f *fakeVault) sign(w http.ResponseWriter, r *http.Request, p *keysutil.Policy) {
-	var req signRequest
+func (f *Server) sign(w http.ResponseWriter, r *http.Request, p *keysutil.Policy) {
+	var req SignRequest
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
 		writeErrors(w, http.StatusBadRequest, err.Error())
 		return
