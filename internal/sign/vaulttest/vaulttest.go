@@ -27,10 +27,10 @@ import (
 )
 
 const (
-	RootToken  = "hvs.fake-root"
-	Role       = "promote-evidence"
-	githubIssuer   = "https://token.actions.githubusercontent.com"
-	DefaultKey = "promote-evidence"
+	RootToken    = "hvs.fake-root"
+	Role         = "promote-evidence"
+	githubIssuer = "https://token.actions.githubusercontent.com"
+	DefaultKey   = "promote-evidence"
 )
 
 // Server serves the routes of Vault's HTTP API that the Vault signer uses,
