@@ -222,8 +222,40 @@ func (c *Command) runRecords(rt *actions.Runtime, p *plan.Plan, st *run.Status) 
 			r.FinishedAt = cmp.Or(st.UpdatedAt, r.StartedAt)
 		}
 		records = append(records, r)
+		if gate, ok := gateRecord(r, n); ok {
+			records[len(records)-1].Approvers = gate.Approvers
+			records = append(records, gate)
+		}
 	}
 	return records, nil
+}
+
+// gateRecord is the decision of the required reviewers of a node's
+// environment, when it had any: approved when the last decision approved,
+// rejected otherwise, naming every reviewer who decided. It spans the
+// node's start to the end of its approval wait.
+func gateRecord(promotion evidence.Record, n run.NodeStatus) (evidence.Record, bool) {
+	if len(n.Approvals) == 0 {
+		return evidence.Record{}, false
+	}
+	gate := promotion
+	gate.Kind = evidence.KindGate
+	gate.Attempts = 0
+	gate.Approvers = nil
+	for _, a := range n.Approvals {
+		if !slices.Contains(gate.Approvers, a.Reviewer) {
+			gate.Approvers = append(gate.Approvers, a.Reviewer)
+		}
+	}
+	gate.Outcome = "rejected"
+	if n.Approvals[len(n.Approvals)-1].State == "approved" {
+		gate.Outcome = "approved"
+	}
+	gate.FinishedAt = gate.StartedAt.Add(time.Duration(n.ApprovalWaitSeconds * float64(time.Second)))
+	if gate.FinishedAt.After(promotion.FinishedAt) {
+		gate.FinishedAt = promotion.FinishedAt
+	}
+	return gate, true
 }
 
 func runEvidence(ctx context.Context, c *Command, rt *actions.Runtime, args []string) error {

@@ -2,12 +2,14 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/promote-dev/promote/internal/actions/actionstest"
 	"github.com/promote-dev/promote/internal/githubtest"
 	"github.com/promote-dev/promote/internal/run"
@@ -170,5 +172,64 @@ func TestRunCommandsAndDryRun(t *testing.T) {
 	r = promote(t, nil, "run", "--manifest", example, "--dry-run", "--status-file", status, "--heartbeat", "0", "--to", "dev")
 	if r.code != ExitOK || !strings.Contains(r.stdout, `service-c@dev │ would run "./services/service-c/deploy.sh"`) {
 		t.Errorf("dry run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestRunSealsGateDecisions promotes into an environment with a required
+// reviewer and checks the evidence: the production node's promotion record
+// names its approver, and a gate record holds the decision; the chain
+// verifies.
+func TestRunSealsGateDecisions(t *testing.T) {
+	t.Parallel()
+	manifest := `version: 1
+defaults: {max_parallel: 2, timeout: 5m, expected_duration: 2s, deploy: {workflow: deploy.yml}}
+environments: [{name: dev}, {name: production, protected: true}]
+services:
+  api: {paths: ["api/**"]}
+evidence: {store: file://evidence}
+`
+	dir, srv, env := repoWithGitHub(t, manifest, githubtest.Options{})
+	srv.AddEnvironment("production", githubtest.Protection{Reviewers: []string{"alice"}})
+	srv.SetApprover(func(int64, string) (time.Duration, bool) { return 0, true })
+	getenv := func(k string) string { return env[k] }
+	r := promote(t, getenv, "run", "--manifest", filepath.Join(dir, "promotion.yaml"), "--heartbeat", "0", "--status-file", filepath.Join(dir, "status.json"))
+	if r.code != ExitOK {
+		t.Fatalf("exit %d\nstdout: %s\nstderr: %s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "Sealed 3 evidence records") {
+		t.Fatalf("stdout lacks 3 sealed records (2 promotions, 1 gate):\n%s", r.stdout)
+	}
+	type predicate struct {
+		Kind      string   `json:"kind"`
+		Node      string   `json:"node"`
+		Outcome   string   `json:"outcome"`
+		Approvers []string `json:"approvers"`
+	}
+	var got []predicate
+	for seq := 1; seq <= 3; seq++ {
+		data, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("evidence/records/%020d.dsse.json", seq)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var env struct{ Payload []byte }
+		var st struct{ Predicate predicate }
+		if err := json.Unmarshal(data, &env); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(env.Payload, &st); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, st.Predicate)
+	}
+	want := []predicate{
+		{Kind: "promotion", Node: "api@dev", Outcome: "succeeded", Approvers: []string{}},
+		{Kind: "promotion", Node: "api@production", Outcome: "succeeded", Approvers: []string{"alice"}},
+		{Kind: "gate", Node: "api@production", Outcome: "approved", Approvers: []string{"alice"}},
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("sealed predicates (-want +got):\n%s", diff)
+	}
+	if v := promote(t, getenv, "evidence", "verify", "--manifest", filepath.Join(dir, "promotion.yaml")); v.code != ExitOK {
+		t.Errorf("evidence verify exited %d:\n%s%s", v.code, v.stdout, v.stderr)
 	}
 }

@@ -506,6 +506,7 @@ func (g *GitHub) follow(ctx context.Context, n *plan.Node, st *tracker, runID in
 	poll := g.Poll
 	last := ""
 	failures := 0
+	approvalsRead := false
 	// Every state of the run that a poll sees costs a request (unchanged
 	// ones are free 304s). A run rarely ends within half its expected time,
 	// so the first look waits that long: the queued state is usually over
@@ -550,6 +551,13 @@ func (g *GitHub) follow(ctx context.Context, n *plan.Node, st *tracker, runID in
 			changed := state != last
 			last = state
 			if changed {
+				// Who approved is read once the run stops waiting, or at
+				// its end in a protected environment, in case the polls
+				// never saw it wait.
+				if !approvalsRead && (prev == "waiting" || state == "completed" && n.Protected) {
+					approvalsRead = true
+					g.reportApprovals(ctx, n, runID, send)
+				}
 				if err := g.observe(ctx, n, st, r, runLink, send); err != nil {
 					return err
 				}
@@ -569,6 +577,32 @@ func (g *GitHub) follow(ctx context.Context, n *plan.Node, st *tracker, runID in
 		if err := g.Clock.Sleep(ctx, next(false)); err != nil {
 			return g.cancelRun(ctx, st, runID, runLink)
 		}
+	}
+}
+
+// reportApprovals reports who approved or rejected the run's deployment to
+// the node's environment, for the evidence. It costs one request, only for
+// nodes that waited; the deploy goes on without it if GitHub cannot answer.
+func (g *GitHub) reportApprovals(ctx context.Context, n *plan.Node, runID int64, send func(run.Update)) {
+	approvals, err := g.Client.Approvals(ctx, runID)
+	if err != nil {
+		send(run.Update{Message: fmt.Sprintf("could not read who approved the run (%v); the evidence names no approvers", err)})
+		return
+	}
+	var out []run.Approval
+	for _, a := range approvals {
+		if a.State != "approved" && a.State != "rejected" {
+			continue // a comment, not a decision
+		}
+		for _, e := range a.Environments {
+			if e.Name == n.GitHubEnvironment {
+				out = append(out, run.Approval{State: a.State, Reviewer: a.User.Login, Comment: a.Comment})
+				break
+			}
+		}
+	}
+	if len(out) > 0 {
+		send(run.Update{Approvals: out})
 	}
 }
 

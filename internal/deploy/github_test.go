@@ -180,11 +180,16 @@ func TestGitHubPromotion(t *testing.T) {
 	}
 	for _, n := range st.Nodes {
 		// 8 requests per node: create, queued, lock, dispatch, in_progress,
-		// final, and two looks at the run; one more where it waits for
-		// approval. 304s are free.
+		// final, and two looks at the run; two more where it waits for
+		// approval (one more look, and who approved). 304s are free.
 		budget := 8
 		if strings.HasSuffix(n.ID, "@production") {
-			budget = 9
+			budget = 10
+			if len(n.Approvals) != 1 || n.Approvals[0].State != "approved" || n.Approvals[0].Reviewer == "" {
+				t.Errorf("node %s: approvals %+v, want one approval with its reviewer", n.ID, n.Approvals)
+			}
+		} else if len(n.Approvals) > 0 {
+			t.Errorf("node %s: approvals %+v in an environment without reviewers", n.ID, n.Approvals)
 		}
 		if n.APICalls == 0 || n.APICalls > budget || n.RunURL == "" || n.DeploymentID == 0 {
 			t.Errorf("node %s: %d API calls (want at most %d), run %q, deployment %d", n.ID, n.APICalls, budget, n.RunURL, n.DeploymentID)

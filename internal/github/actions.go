@@ -135,6 +135,34 @@ func (c *Client) PendingDeployments(ctx context.Context, runID int64) ([]Pending
 	return out, nil
 }
 
+// Approval is one entry of a run's review history: a required reviewer's
+// decision on its pending deployments.
+type Approval struct {
+	Environments []struct {
+		Name string `json:"name"`
+	} `json:"environments"`
+	State string `json:"state"` // approved, rejected, or pending (a comment)
+	User  struct {
+		Login string `json:"login"`
+	} `json:"user"`
+	Comment string `json:"comment"`
+}
+
+// Approvals returns the review history of a run, oldest first: who approved
+// or rejected its deployments to protected environments. go-github v60 has
+// no method for it, so it is reached through NewRequest and Do.
+func (c *Client) Approvals(ctx context.Context, runID int64) ([]Approval, error) {
+	req, err := c.GH.NewRequest(http.MethodGet, c.repoPath(fmt.Sprintf("actions/runs/%d/approvals", runID)), nil)
+	if err != nil {
+		return nil, err
+	}
+	var out []Approval
+	if _, err := c.GH.Do(ctx, req, &out); err != nil {
+		return nil, fmt.Errorf("review history of run %d: %w", runID, tidy(err))
+	}
+	return out, nil
+}
+
 type protectionRuleReview struct {
 	EnvironmentName string `json:"environment_name"`
 	State           string `json:"state,omitempty"`

@@ -354,6 +354,7 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 			body: `{"environment_ids":[1],"state":"approved","comment":"ship it"}`},
 		{what: "approve", method: "POST", path: runs + "/{run}/pending_deployments", body: approve, status: 200},
 		{what: "approve again", method: "POST", path: runs + "/{run}/pending_deployments", body: approve, status: 422},
+		{what: "review history", method: "GET", path: runs + "/{run}/approvals", status: 200},
 		{what: "wait timer still running", method: "GET", path: runs + "/{run}", status: 200, check: wantField("status", "waiting")},
 		{what: "in progress after the wait timer", advance: 5 * time.Minute, method: "GET", path: runs + "/{run}", status: 200,
 			etag: "run_etag", check: wantField("status", "in_progress")},

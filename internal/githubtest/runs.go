@@ -443,6 +443,45 @@ func (s *Server) getPendingDeployments(q *request) reply {
 	return reply{status: http.StatusOK, body: out}
 }
 
+// getApprovals answers the review history of a run: its reviews of pending
+// deployments that have happened by now, oldest first. A decision of the
+// SetApprover function is made by the environment's first required
+// reviewer.
+func (s *Server) getApprovals(q *request) reply {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	r := s.runLocked(q)
+	if r == nil {
+		return s.notFound(q)
+	}
+	out := []map[string]any{}
+	for _, rv := range s.effectiveReviews(r, q.now) {
+		login := rv.User
+		if login == "" && len(r.protection.Reviewers) > 0 {
+			login = r.protection.Reviewers[0]
+		}
+		if login == "" {
+			login = "reviewer"
+		}
+		e := s.environmentByIDLocked(r.envID)
+		out = append(out, map[string]any{
+			"environments": []map[string]any{{
+				"id":         e.id,
+				"node_id":    nodeID("EN_", e.id),
+				"name":       e.name,
+				"url":        s.environmentURL(e),
+				"html_url":   s.environmentHTML(e),
+				"created_at": timestamp(e.created),
+				"updated_at": timestamp(e.updated),
+			}},
+			"state":   rv.State,
+			"user":    s.userJSONLocked(login),
+			"comment": rv.Comment,
+		})
+	}
+	return reply{status: http.StatusOK, body: out}
+}
+
 var reviewSchema = bodySchema{
 	required: []string{"environment_ids", "state", "comment"},
 	fields: []field{

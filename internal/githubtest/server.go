@@ -334,6 +334,7 @@ func (s *Server) register() {
 	s.handle("GET", repo+"/actions/jobs/{job_id}", jobs+"get-a-job-for-a-workflow-run", s.getJob)
 	s.handle("GET", repo+"/actions/runs/{run_id}/pending_deployments", runs+"get-pending-deployments-for-a-workflow-run", s.getPendingDeployments)
 	s.handle("POST", repo+"/actions/runs/{run_id}/pending_deployments", runs+"review-pending-deployments-for-a-workflow-run", s.reviewPendingDeployments)
+	s.handle("GET", repo+"/actions/runs/{run_id}/approvals", runs+"get-the-review-history-for-a-workflow-run", s.getApprovals)
 	s.handle("POST", repo+"/actions/runs/{run_id}/deployment_protection_rule", runs+"review-custom-deployment-protection-rules-for-a-workflow-run", s.reviewProtectionRule)
 
 	// GitHub answers an unknown path or method with 404, not 405.

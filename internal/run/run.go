@@ -55,6 +55,16 @@ type Update struct {
 	// Calls is the number of GitHub API requests spent since the previous
 	// update, counting only those that count against the rate limit.
 	Calls int
+	// Approvals are the decisions of the environment's required reviewers,
+	// reported once the node's deploy stopped waiting for them.
+	Approvals []Approval
+}
+
+// Approval is a required reviewer's decision on a node's deployment.
+type Approval struct {
+	State    string `json:"state"` // approved or rejected
+	Reviewer string `json:"reviewer"`
+	Comment  string `json:"comment,omitempty"`
 }
 
 // TransientError is a failure worth retrying: GitHub's 5xx, rate limits, a

@@ -310,6 +310,9 @@ func (s *scheduler) apply(n *node, u Update) {
 	if u.RunURL != "" {
 		n.status.RunURL = u.RunURL
 	}
+	if len(u.Approvals) > 0 {
+		n.status.Approvals = u.Approvals
+	}
 	n.status.APICalls += u.Calls
 }
 

@@ -60,6 +60,9 @@ type NodeStatus struct {
 	DeploymentID  int64   `json:"deployment_id,omitempty"`
 	DeploymentURL string  `json:"deployment_url,omitempty"`
 	RunURL        string  `json:"run_url,omitempty"`
+	// Approvals are the reviewers' decisions that gated the node, if its
+	// environment requires reviewers.
+	Approvals []Approval `json:"approvals,omitempty"`
 }
 
 // IDs returns the nodes in a state.
