@@ -88,7 +88,7 @@ bench:
 bench-mesh:
 	-$(MAKE) $(TOOLS)/istioctl
 	ISTIOCTL=$$([ -x $(TOOLS)/istioctl ] && echo $(TOOLS)/istioctl) \
-	  $(GO) test -run '^$$' -bench . -benchtime 3x -cpu 1 -timeout 30m ./internal/mesh
+	  $(GO) test -run '^$$' -bench . -benchtime 3x -cpu 1,2 -timeout 30m ./internal/mesh
 	$(GO) test -run '^$$' -bench Eval -benchtime 3x -cpu 1 ./internal/policy
 
 $(TOOLS)/istioctl:

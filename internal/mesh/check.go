@@ -150,11 +150,13 @@ func checkEach(ctx context.Context, resources []*Resource, opts Options) ([]Find
 				if r.Istio == nil {
 					continue
 				}
-				msg, problems := decodeSpec(r, r.Pos.File, specBudget)
-				r.Message = msg
+				if !r.decoded {
+					r.Message, r.problems = decodeSpec(r, r.Pos.File, specBudget)
+					r.decoded = true
+				}
 				var out []Finding
 				if opts.runs(LayerSchema) {
-					out = problems
+					out = slices.Clone(r.problems)
 				}
 				if opts.runs(LayerIstio) {
 					out = append(out, validateIstio(r)...)

@@ -8,8 +8,10 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
 
 	yaml "go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/proto"
@@ -49,6 +51,11 @@ type Resource struct {
 	Message proto.Message
 	// Pod holds the pod template's labels and annotations of a workload.
 	PodLabels, PodAnnotations map[string]string
+
+	// decoded is set once the spec was decoded, with what decoding found,
+	// so that checking a set again does not decode it again.
+	decoded  bool
+	problems []Finding
 }
 
 // Ref names the resource as "Kind namespace/name".
@@ -190,9 +197,7 @@ func (s *Set) Add(file string, data []byte, owner string) {
 	}()
 	w := &yamlnode.Walker{Budget: yamlnode.Budget(len(data))}
 	if docs, ok := yamlnode.Fast(data); ok {
-		for _, doc := range docs {
-			s.document(file, doc, owner, w)
-		}
+		s.documents(file, docs, owner)
 		return
 	}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
@@ -211,6 +216,49 @@ func (s *Set) Add(file string, data []byte, owner string) {
 		s.document(file, &doc, owner, w)
 		if w.TooBig() {
 			return
+		}
+	}
+}
+
+// documents indexes the documents of a file; a long stream is indexed on
+// every core, in chunks whose results are merged in order.
+func (s *Set) documents(file string, docs []*yaml.Node, owner string) {
+	workers := min(runtime.GOMAXPROCS(0), len(docs)/512+1)
+	if workers <= 1 {
+		w := &yamlnode.Walker{Budget: specBudget}
+		for _, doc := range docs {
+			s.document(file, doc, owner, w)
+		}
+		return
+	}
+	chunk := (len(docs) + workers - 1) / workers
+	parts := make([]*Set, 0, workers)
+	var wg sync.WaitGroup
+	for from := 0; from < len(docs); from += chunk {
+		part := NewSet(s.DefaultNamespace)
+		parts = append(parts, part)
+		wg.Go(func() {
+			defer func() {
+				if r := recover(); r != nil {
+					part.Findings = append(part.Findings, Finding{Pos: Pos{file, 1, 1}, Severity: Error, Rule: RuleSyntax,
+						Message: fmt.Sprintf("cannot read the file: %v", r)})
+				}
+			}()
+			w := &yamlnode.Walker{Budget: specBudget}
+			for _, doc := range docs[from:min(from+chunk, len(docs))] {
+				part.document(file, doc, owner, w)
+			}
+		})
+	}
+	wg.Wait()
+	for _, part := range parts {
+		for _, r := range part.Resources {
+			r.ID = len(s.Resources)
+			s.Resources = append(s.Resources, r)
+		}
+		s.Findings = append(s.Findings, part.Findings...)
+		for k, n := range part.Skipped {
+			s.Skipped[k] += n
 		}
 	}
 }

@@ -3,6 +3,7 @@ package mesh_test
 import (
 	"context"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/promote-dev/promote/internal/manifest"
 	"github.com/promote-dev/promote/internal/mesh"
+	"github.com/promote-dev/promote/internal/mesh/meshtest"
 	"github.com/promote-dev/promote/internal/policy"
 	"github.com/promote-dev/promote/policies"
 )
@@ -142,5 +144,31 @@ func TestBroken(t *testing.T) {
 				t.Errorf("no finding of rule %s in:\n%s", rule, got)
 			}
 		})
+	}
+}
+
+// TestLargeStream reads a stream long enough to be parsed and indexed on
+// every core: the resources keep the stream's order and positions, and the
+// corpus is clean.
+func TestLargeStream(t *testing.T) {
+	t.Parallel()
+	const namespaces = 400
+	data := meshtest.Corpus(namespaces)
+	set := mesh.NewSet("")
+	set.Add("stream.yaml", data, "")
+	if len(set.Resources) != namespaces*meshtest.PerNamespace || len(set.Findings) > 0 {
+		t.Fatalf("read %d resources and %d findings, want %d and none", len(set.Resources), len(set.Findings), namespaces*meshtest.PerNamespace)
+	}
+	line := 0
+	for i, r := range set.Resources {
+		want := fmt.Sprintf("svc-%05d", i/meshtest.PerNamespace)
+		if r.ID != i || r.Namespace != want || r.Pos.Line <= line {
+			t.Fatalf("resource %d: id %d, namespace %s, line %d after line %d; want id %d in %s, in stream order", i, r.ID, r.Namespace, r.Pos.Line, line, i, want)
+		}
+		line = r.Pos.Line
+	}
+	rep, err := mesh.Check(context.Background(), set, mesh.Options{Policies: engine(t)})
+	if err != nil || len(rep.Findings) > 0 {
+		t.Errorf("Check: %v, %d findings, first %v", err, len(rep.Findings), rep.Findings[:min(1, len(rep.Findings))])
 	}
 }

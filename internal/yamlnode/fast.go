@@ -2,8 +2,11 @@ package yamlnode
 
 import (
 	"bytes"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -26,32 +29,61 @@ func Fast(data []byte) (docs []*yaml.Node, ok bool) {
 	}
 	p := &fast{}
 	p.split(data)
-	start := 0
-	emit := func(end int) bool {
-		if start == end {
-			return true
-		}
-		p.i, p.end = start, end
-		root := p.block(-1)
-		if root == nil || p.i != end {
-			return false
-		}
-		docs = append(docs, &yaml.Node{Kind: yaml.DocumentNode, Line: root.Line, Column: 1, Content: []*yaml.Node{root}})
-		return true
+	if p.bad {
+		return nil, false
 	}
+	// The documents' line ranges; each parses on its own.
+	type span struct{ start, end int }
+	var spans []span
+	start := 0
 	for i, l := range p.lines {
 		if l.sep {
-			if !emit(i) {
-				return nil, false
+			if i > start {
+				spans = append(spans, span{start, i})
 			}
 			start = i + 1
 		}
 	}
-	if !emit(len(p.lines)) || p.bad {
+	if len(p.lines) > start {
+		spans = append(spans, span{start, len(p.lines)})
+	}
+	docs = make([]*yaml.Node, len(spans))
+	parse := func(q *fast, from, to int) bool {
+		for i := from; i < to; i++ {
+			q.i, q.end = spans[i].start, spans[i].end
+			root := q.block(-1)
+			if root == nil || q.i != q.end {
+				return false
+			}
+			docs[i] = &yaml.Node{Kind: yaml.DocumentNode, Line: root.Line, Column: 1, Content: []*yaml.Node{root}}
+		}
+		return true
+	}
+	// A long stream (a rendered chart, a kustomize build) parses on every
+	// core, in chunks of documents.
+	workers := min(runtime.GOMAXPROCS(0), len(data)/parallelBytes+1)
+	if workers <= 1 {
+		return docs, parse(p, 0, len(spans))
+	}
+	chunk := (len(spans) + workers - 1) / workers
+	var wg sync.WaitGroup
+	var failed atomic.Bool
+	for from := 0; from < len(spans); from += chunk {
+		wg.Go(func() {
+			if !parse(&fast{lines: p.lines}, from, min(from+chunk, len(spans))) {
+				failed.Store(true)
+			}
+		})
+	}
+	wg.Wait()
+	if failed.Load() {
 		return nil, false
 	}
 	return docs, true
 }
+
+// parallelBytes is how much of a stream each extra core takes on.
+const parallelBytes = 256 << 10
 
 type fastLine struct {
 	num    int    // 1-based
