@@ -427,13 +427,7 @@ func (s *Server) getPendingDeployments(q *request) reply {
 			timerStarted = optTimestamp(st.waiting)
 		}
 		out = append(out, map[string]any{
-			"environment": map[string]any{
-				"id":       e.id,
-				"node_id":  nodeID("EN_", e.id),
-				"name":     e.name,
-				"url":      s.environmentURL(e),
-				"html_url": s.environmentHTML(e),
-			},
+			"environment":              s.environmentRef(e),
 			"wait_timer":               waitMinutes(r.protection.WaitTimer),
 			"wait_timer_started_at":    timerStarted,
 			"current_user_can_approve": !st.reviewed && s.canReviewLocked(r, q.login),
@@ -441,6 +435,17 @@ func (s *Server) getPendingDeployments(q *request) reply {
 		})
 	}
 	return reply{status: http.StatusOK, body: out}
+}
+
+// environmentRef is how GitHub names an environment inside other objects.
+func (s *Server) environmentRef(e *environment) map[string]any {
+	return map[string]any{
+		"id":       e.id,
+		"node_id":  nodeID("EN_", e.id),
+		"name":     e.name,
+		"url":      s.environmentURL(e),
+		"html_url": s.environmentHTML(e),
+	}
 }
 
 // getApprovals answers the review history of a run: its reviews of pending
@@ -464,19 +469,13 @@ func (s *Server) getApprovals(q *request) reply {
 			login = "reviewer"
 		}
 		e := s.environmentByIDLocked(r.envID)
+		env := s.environmentRef(e)
+		env["created_at"], env["updated_at"] = timestamp(e.created), timestamp(e.updated)
 		out = append(out, map[string]any{
-			"environments": []map[string]any{{
-				"id":         e.id,
-				"node_id":    nodeID("EN_", e.id),
-				"name":       e.name,
-				"url":        s.environmentURL(e),
-				"html_url":   s.environmentHTML(e),
-				"created_at": timestamp(e.created),
-				"updated_at": timestamp(e.updated),
-			}},
-			"state":   rv.State,
-			"user":    s.userJSONLocked(login),
-			"comment": rv.Comment,
+			"environments": []map[string]any{env},
+			"state":        rv.State,
+			"user":         s.userJSONLocked(login),
+			"comment":      rv.Comment,
 		})
 	}
 	return reply{status: http.StatusOK, body: out}
