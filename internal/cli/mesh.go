@@ -90,11 +90,24 @@ func (c *Command) parseMeshCheck(rt *actions.Runtime, args []string) (meshOption
 	fs.Var(&o.monitoring, "monitoring-namespaces", "namespaces allowed to reach metrics ports, comma-separated (default: the manifest's mesh.monitoring_namespaces, else monitoring)")
 	fs.StringVar(&o.trustDomain, "trust-domain", "cluster.local", "the mesh's trust domain, for the policies")
 	fs.StringVar(&o.evidenceEnv, "evidence", "", "seal the result as signed evidence for this environment of the manifest: one mesh-check record per service, covering the JSON report (needs the manifest's evidence section)")
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return o, err
+	// Flags may follow the paths (promote mesh check dir --fail-on warning);
+	// after "--" everything is a path.
+	for rest := args; ; {
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return o, err
+			}
+			return o, &exitError{ExitBadInput, fmt.Errorf("%w (see promote mesh check -h)", err)}
 		}
-		return o, &exitError{ExitBadInput, fmt.Errorf("%w (see promote mesh check -h)", err)}
+		left := fs.Args()
+		if len(left) == 0 {
+			break
+		}
+		if consumed := len(rest) - len(left); consumed > 0 && rest[consumed-1] == "--" {
+			o.paths = append(o.paths, left...)
+			break
+		}
+		o.paths, rest = append(o.paths, left[0]), left[1:]
 	}
 	// Only a manifest named on the command line must exist; the action's
 	// input always holds the default.
@@ -102,7 +115,6 @@ func (c *Command) parseMeshCheck(rt *actions.Runtime, args []string) (meshOption
 	if err := rt.ApplyInputs(fs); err != nil {
 		return o, badInput(err)
 	}
-	o.paths = fs.Args()
 	if len(o.paths) == 0 {
 		// In a workflow the action passes paths as an input, one per line
 		// or separated by spaces.

@@ -37,6 +37,8 @@ func TestMeshCheckExitCodes(t *testing.T) {
 		{what: "fail-on never", args: []string{"--fail-on", "never", brokenMesh + "schema-unknown-field.yaml"}, code: ExitOK, stdout: "2 errors"},
 		{what: "warnings pass by default", args: []string{brokenMesh + "istio-warning.yaml"}, code: ExitOK, stdout: "1 warning"},
 		{what: "fail-on warning", args: []string{"--fail-on", "warning", brokenMesh + "istio-warning.yaml"}, code: ExitFindings},
+		{what: "flags after paths", args: []string{brokenMesh + "istio-warning.yaml", "--fail-on", "warning"}, code: ExitFindings, stdout: "1 warning"},
+		{what: "paths after --", args: []string{"--fail-on", "never", "--", brokenMesh + "istio-warning.yaml", "--fail-on"}, code: ExitBadInput, stderr: `"--fail-on" does not exist`},
 		{what: "checks like istioctl validate", args: []string{"--checks", "schema,istio", brokenMesh + "analysis-mtls-conflict.yaml"}, code: ExitOK, stdout: "(schema, istio)"},
 		{what: "analysis only", args: []string{"--checks", "analysis", brokenMesh + "analysis-mtls-conflict.yaml"}, code: ExitFindings, stdout: "[analysis.mtls-conflict]"},
 		{what: "a directory", args: []string{"--fail-on", "never", brokenMesh}, code: ExitOK, stdout: "in 21 files"},
