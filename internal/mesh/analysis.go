@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"strconv"
@@ -106,30 +107,31 @@ func matches(selector, labels map[string]string) bool {
 }
 
 // analyze runs the cross-resource checks.
-func analyze(set *Set, root string) []Finding {
+// The index is built once and only read after, so resources are checked
+// on every core.
+func analyze(ctx context.Context, set *Set, root string) ([]Finding, error) {
 	ix := newIndex(set, root)
-	var out []Finding
-	out = append(out, duplicates(set)...)
-	w := &yamlnode.Walker{}
-	for _, r := range set.Resources {
-		if r.Message == nil {
-			continue
-		}
+	found, err := forEach(ctx, len(set.Resources), func(i int) []Finding {
+		r := set.Resources[i]
+		w := &yamlnode.Walker{}
 		switch m := r.Message.(type) {
 		case *security.AuthorizationPolicy:
-			out = append(out, ix.selector(r, m.GetSelector().GetMatchLabels(), w, "selector", "matchLabels")...)
-			out = append(out, ix.authorization(r, m, w)...)
+			return append(ix.selector(r, m.GetSelector().GetMatchLabels(), w, "selector", "matchLabels"), ix.authorization(r, m, w)...)
 		case *security.PeerAuthentication:
-			out = append(out, ix.selector(r, m.GetSelector().GetMatchLabels(), w, "selector", "matchLabels")...)
+			return ix.selector(r, m.GetSelector().GetMatchLabels(), w, "selector", "matchLabels")
 		case *security.RequestAuthentication:
-			out = append(out, ix.selector(r, m.GetSelector().GetMatchLabels(), w, "selector", "matchLabels")...)
+			return ix.selector(r, m.GetSelector().GetMatchLabels(), w, "selector", "matchLabels")
 		case *networking.Sidecar:
-			out = append(out, ix.selector(r, m.GetWorkloadSelector().GetLabels(), w, "workloadSelector", "labels")...)
+			return ix.selector(r, m.GetWorkloadSelector().GetLabels(), w, "workloadSelector", "labels")
 		case *networking.DestinationRule:
-			out = append(out, ix.mtlsConflicts(r, m, w)...)
+			return ix.mtlsConflicts(r, m, w)
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	return out
+	return append(duplicates(set), found...), nil
 }
 
 // duplicates reports resources of one kind, namespace and name.

@@ -102,7 +102,11 @@ func Check(ctx context.Context, set *Set, opts Options) (*Report, error) {
 	}
 	findings = append(findings, perResource...)
 	if opts.runs(LayerAnalysis) {
-		findings = append(findings, analyze(set, opts.RootNamespace)...)
+		found, err := analyze(ctx, set, opts.RootNamespace)
+		if err != nil {
+			return nil, err
+		}
+		findings = append(findings, found...)
 	}
 	var policyRules []Rule
 	if opts.runs(LayerPolicy) && opts.Policies != nil {
@@ -135,33 +139,41 @@ func Check(ctx context.Context, set *Set, opts Options) (*Report, error) {
 // checkEach decodes every Istio resource and runs Istio's validation on it,
 // spread over the machine's cores: resources are independent of each other.
 func checkEach(ctx context.Context, resources []*Resource, opts Options) ([]Finding, error) {
-	workers := min(runtime.GOMAXPROCS(0), max(1, len(resources)/64))
-	results := make([][]Finding, len(resources))
+	return forEach(ctx, len(resources), func(i int) []Finding {
+		r := resources[i]
+		if r.Istio == nil {
+			return nil
+		}
+		if !r.decoded {
+			r.Message, r.problems = decodeSpec(r, r.Pos.File, specBudget)
+			r.decoded = true
+		}
+		var out []Finding
+		if opts.runs(LayerSchema) {
+			out = slices.Clone(r.problems)
+		}
+		if opts.runs(LayerIstio) {
+			out = append(out, validateIstio(r)...)
+		}
+		return out
+	})
+}
+
+// forEach calls f(0) to f(n-1) on every core and returns their findings in
+// index order.
+func forEach(ctx context.Context, n int, f func(i int) []Finding) ([]Finding, error) {
+	workers := min(runtime.GOMAXPROCS(0), max(1, n/64))
+	results := make([][]Finding, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for {
 				i := int(next.Add(1)) - 1
-				if i >= len(resources) || ctx.Err() != nil {
+				if i >= n || ctx.Err() != nil {
 					return
 				}
-				r := resources[i]
-				if r.Istio == nil {
-					continue
-				}
-				if !r.decoded {
-					r.Message, r.problems = decodeSpec(r, r.Pos.File, specBudget)
-					r.decoded = true
-				}
-				var out []Finding
-				if opts.runs(LayerSchema) {
-					out = slices.Clone(r.problems)
-				}
-				if opts.runs(LayerIstio) {
-					out = append(out, validateIstio(r)...)
-				}
-				results[i] = out
+				results[i] = f(i)
 			}
 		})
 	}
