@@ -100,13 +100,16 @@ type fast struct {
 	slab   []yaml.Node
 }
 
-// node allocates nodes in blocks: a document has dozens of them.
-func (p *fast) node(n yaml.Node) *yaml.Node {
+// node allocates nodes in blocks (a document has dozens of them) and
+// fills them in place.
+func (p *fast) node(kind yaml.Kind, tag string, style yaml.Style, value string, line, column int) *yaml.Node {
 	if len(p.slab) == cap(p.slab) {
 		p.slab = make([]yaml.Node, 0, 256)
 	}
-	p.slab = append(p.slab, n)
-	return &p.slab[len(p.slab)-1]
+	p.slab = p.slab[:len(p.slab)+1]
+	n := &p.slab[len(p.slab)-1]
+	n.Kind, n.Tag, n.Style, n.Value, n.Line, n.Column = kind, tag, style, value, line, column
+	return n
 }
 
 func (p *fast) split(data []byte) {
@@ -205,7 +208,7 @@ func isSeqItem(s string) bool { return s == "-" || strings.HasPrefix(s, "- ") }
 // sequence parses a block sequence whose dashes are at indent.
 func (p *fast) sequence(indent int) *yaml.Node {
 	first := &p.lines[p.i]
-	n := p.node(yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Line: first.num, Column: indent + 1})
+	n := p.node(yaml.SequenceNode, "!!seq", 0, "", first.num, indent+1)
 	for p.i < p.end {
 		l := &p.lines[p.i]
 		if l.indent != indent || !isSeqItem(l.text) {
@@ -295,7 +298,7 @@ func plainStart(s string) bool {
 // sequence item's line).
 func (p *fast) mapping(indent, first int) *yaml.Node {
 	l := &p.lines[p.i]
-	n := p.node(yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: l.num, Column: col(l, first)})
+	n := p.node(yaml.MappingNode, "!!map", 0, "", l.num, col(l, first))
 	for p.i < p.end {
 		l := &p.lines[p.i]
 		off := 0
@@ -359,7 +362,7 @@ func (p *fast) mapping(indent, first int) *yaml.Node {
 // scalar returns the key scalar of length k at off in l.
 func (p *fast) scalar(l *fastLine, off, k int) *yaml.Node {
 	s := l.text[off : off+k]
-	n := p.node(yaml.Node{Kind: yaml.ScalarNode, Line: l.num, Column: col(l, off)})
+	n := p.node(yaml.ScalarNode, "", 0, "", l.num, col(l, off))
 	switch s[0] {
 	case '"', '\'':
 		v, _, ok := quoted(s)
@@ -395,7 +398,7 @@ func (p *fast) inline(l *fastLine, off int) *yaml.Node {
 		if !ok {
 			return nil
 		}
-		n = p.node(yaml.Node{Kind: yaml.ScalarNode, Value: v, Style: yaml.DoubleQuotedStyle, Line: l.num, Column: col(l, off)})
+		n = p.node(yaml.ScalarNode, "", yaml.DoubleQuotedStyle, v, l.num, col(l, off))
 		if s[0] == '\'' {
 			n.Style = yaml.SingleQuotedStyle
 		}
@@ -416,7 +419,7 @@ func (p *fast) inline(l *fastLine, off int) *yaml.Node {
 			}
 		}
 		v := strings.TrimRight(s[:end], " ")
-		n = p.node(yaml.Node{Kind: yaml.ScalarNode, Value: v, Line: l.num, Column: col(l, off)})
+		n = p.node(yaml.ScalarNode, "", 0, v, l.num, col(l, off))
 		n.Tag = n.ShortTag()
 		return n
 	}
@@ -451,7 +454,7 @@ func (p *fast) flow(l *fastLine, off int) (*yaml.Node, int) {
 			if !ok {
 				return nil
 			}
-			node := p.node(yaml.Node{Kind: yaml.ScalarNode, Value: v, Style: yaml.DoubleQuotedStyle, Line: l.num, Column: col(l, off+pos)})
+			node := p.node(yaml.ScalarNode, "", yaml.DoubleQuotedStyle, v, l.num, col(l, off+pos))
 			if s[pos] == '\'' {
 				node.Style = yaml.SingleQuotedStyle
 			}
@@ -467,7 +470,7 @@ func (p *fast) flow(l *fastLine, off int) (*yaml.Node, int) {
 		if v == "" || !plainStart(v) || strings.ContainsAny(v[:1], "-?") {
 			return nil
 		}
-		node := p.node(yaml.Node{Kind: yaml.ScalarNode, Value: v, Line: l.num, Column: col(l, off+start)})
+		node := p.node(yaml.ScalarNode, "", 0, v, l.num, col(l, off+start))
 		node.Tag = node.ShortTag()
 		return node
 	}
@@ -476,7 +479,7 @@ func (p *fast) flow(l *fastLine, off int) (*yaml.Node, int) {
 			return nil
 		}
 		open := s[pos]
-		n := p.node(yaml.Node{Kind: yaml.SequenceNode, Tag: "!!seq", Style: yaml.FlowStyle, Line: l.num, Column: col(l, off+pos)})
+		n := p.node(yaml.SequenceNode, "!!seq", yaml.FlowStyle, "", l.num, col(l, off+pos))
 		closer := byte(']')
 		if open == '{' {
 			n.Kind, n.Tag, closer = yaml.MappingNode, "!!map", '}'
