@@ -281,7 +281,8 @@ func (e *encoder) message(n *yaml.Node, path fieldPath, md protoreflect.MessageD
 	e.line(n, owner, path)
 	e.buf = append(e.buf, '{')
 	fields := md.Fields()
-	for _, p := range e.w.Pairs(n) {
+	for key, value := range e.w.All(n) {
+		p := yamlnode.Pair{Key: key, Value: value}
 		if e.skip[p.Key] {
 			continue
 		}
@@ -309,7 +310,8 @@ func (e *encoder) message(n *yaml.Node, path fieldPath, md protoreflect.MessageD
 func (e *encoder) mapping(n *yaml.Node, path fieldPath, fd protoreflect.FieldDescriptor) {
 	e.line(n, nil, path)
 	e.buf = append(e.buf, '{')
-	for _, p := range e.w.Pairs(n) {
+	for key, value := range e.w.All(n) {
+		p := yamlnode.Pair{Key: key, Value: value}
 		if e.skip[p.Key] {
 			continue
 		}

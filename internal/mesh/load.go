@@ -285,7 +285,8 @@ func (s *Set) document(file string, doc *yaml.Node, owner string, w *yamlnode.Wa
 	r := &Resource{Pos: at(root), NamePos: at(root), Doc: root}
 	var apiVersion, kind, metadata *yaml.Node
 	var top []yamlnode.Pair
-	for _, p := range w.Pairs(root) {
+	for key, value := range w.All(root) {
+		p := yamlnode.Pair{Key: key, Value: value}
 		switch p.Key.Value {
 		case "apiVersion":
 			apiVersion = w.Resolve(p.Value)
@@ -343,7 +344,8 @@ func (s *Set) document(file string, doc *yaml.Node, owner string, w *yamlnode.Wa
 
 // list indexes the items of a v1 List, as kubectl prints them.
 func (s *Set) list(file string, root *yaml.Node, owner string, w *yamlnode.Walker) {
-	for _, p := range w.Pairs(root) {
+	for key, value := range w.All(root) {
+		p := yamlnode.Pair{Key: key, Value: value}
 		if p.Key.Value != "items" {
 			continue
 		}
@@ -374,7 +376,8 @@ func (s *Set) metadata(r *Resource, md *yaml.Node, at func(*yaml.Node) Pos, w *y
 		r.Namespace = s.DefaultNamespace
 		return out
 	}
-	for _, p := range w.Pairs(md) {
+	for key, value := range w.All(md) {
+		p := yamlnode.Pair{Key: key, Value: value}
 		v := w.Resolve(p.Value)
 		switch p.Key.Value {
 		case "name", "namespace":
@@ -415,7 +418,8 @@ func stringMap(n *yaml.Node, what string, bad func(*yaml.Node, string, ...any), 
 		return nil
 	}
 	m := make(map[string]string, len(n.Content)/2)
-	for _, p := range w.Pairs(n) {
+	for key, value := range w.All(n) {
+		p := yamlnode.Pair{Key: key, Value: value}
 		v := w.Resolve(p.Value)
 		if v.Kind != yaml.ScalarNode || v.ShortTag() != "!!str" {
 			bad(v, "%s.%s: expected a string, got %s; quote it", what, p.Key.Value, yamlnode.Describe(v))
@@ -434,7 +438,8 @@ func podTemplate(r *Resource, w *yamlnode.Walker) (labels, annotations map[strin
 	if md == nil || md.Kind != yaml.MappingNode {
 		return nil, nil
 	}
-	for _, p := range w.Pairs(md) {
+	for key, value := range w.All(md) {
+		p := yamlnode.Pair{Key: key, Value: value}
 		switch p.Key.Value {
 		case "labels":
 			labels = stringMap(w.Resolve(p.Value), "", ignore, w)

@@ -5,6 +5,7 @@ package yamlnode
 
 import (
 	"fmt"
+	"iter"
 	"regexp"
 	"strconv"
 	"strings"
@@ -84,6 +85,37 @@ func (w *Walker) Pairs(n *yaml.Node) []Pair {
 		}
 	}
 	return out
+}
+
+// All yields a mapping's entries as Pairs returns them, without building a
+// list when the mapping has no merge key (the common case): decoders call it
+// for every mapping of every document.
+func (w *Walker) All(n *yaml.Node) iter.Seq2[*yaml.Node, *yaml.Node] {
+	return func(yield func(k, v *yaml.Node) bool) {
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if k := n.Content[i]; k.Kind != yaml.ScalarNode || k.ShortTag() == "!!merge" {
+				for _, p := range w.Pairs(n) {
+					if !yield(p.Key, p.Value) {
+						return
+					}
+				}
+				return
+			}
+		}
+	next:
+		for i := 0; i+1 < len(n.Content) && !w.tooBig; i += 2 {
+			k := w.Resolve(n.Content[i])
+			for j := 0; j < i; j += 2 {
+				if first := n.Content[j]; first.Value == k.Value {
+					w.report(k, "duplicate key %q (first defined at line %d); remove one of them", k.Value, first.Line)
+					continue next
+				}
+			}
+			if !yield(k, n.Content[i+1]) {
+				return
+			}
+		}
+	}
 }
 
 // find returns the key named name among ps. Mappings in configuration are
