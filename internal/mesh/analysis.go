@@ -136,20 +136,20 @@ func analyze(ctx context.Context, set *Set, root string) ([]Finding, error) {
 
 // duplicates reports resources of one kind, namespace and name.
 func duplicates(set *Set) []Finding {
+	type key struct{ group, kind, namespace, name string }
 	var out []Finding
-	first := map[string]*Resource{}
+	first := make(map[key]*Resource, len(set.Resources))
 	for _, r := range set.Resources {
-		kind := r.Group + "/" + r.Kind
+		k := key{r.Group, r.Kind, r.Namespace, r.Name}
 		if r.Istio != nil {
-			kind = r.Istio.Group + "/" + r.Istio.Name
+			k.group, k.kind = r.Istio.Group, r.Istio.Name
 		}
-		key := kind + "/" + r.Namespace + "/" + r.Name
-		if f, ok := first[key]; ok {
+		if f, ok := first[k]; ok {
 			out = append(out, Finding{Pos: r.NamePos, Severity: Error, Rule: RuleDuplicate, Resource: r.Ref(),
 				Message: fmt.Sprintf("%s is defined twice; the first is at %s", r.Ref(), f.NamePos)})
 			continue
 		}
-		first[key] = r
+		first[k] = r
 	}
 	return out
 }

@@ -377,7 +377,7 @@ func (p *fast) scalar(l *fastLine, off, k int) *yaml.Node {
 	default:
 		n.Value = s
 	}
-	n.Tag = n.ShortTag()
+	n.Tag = tagOf(n)
 	return n
 }
 
@@ -402,7 +402,7 @@ func (p *fast) inline(l *fastLine, off int) *yaml.Node {
 		if s[0] == '\'' {
 			n.Style = yaml.SingleQuotedStyle
 		}
-		n.Tag = n.ShortTag()
+		n.Tag = tagOf(n)
 		used = end
 	default:
 		if !plainStart(s) {
@@ -420,7 +420,7 @@ func (p *fast) inline(l *fastLine, off int) *yaml.Node {
 		}
 		v := strings.TrimRight(s[:end], " ")
 		n = p.node(yaml.ScalarNode, "", 0, v, l.num, col(l, off))
-		n.Tag = n.ShortTag()
+		n.Tag = tagOf(n)
 		return n
 	}
 	rest := strings.TrimLeft(s[used:], " ")
@@ -458,7 +458,7 @@ func (p *fast) flow(l *fastLine, off int) (*yaml.Node, int) {
 			if s[pos] == '\'' {
 				node.Style = yaml.SingleQuotedStyle
 			}
-			node.Tag = node.ShortTag()
+			node.Tag = tagOf(node)
 			pos += n
 			return node
 		}
@@ -471,7 +471,7 @@ func (p *fast) flow(l *fastLine, off int) (*yaml.Node, int) {
 			return nil
 		}
 		node := p.node(yaml.ScalarNode, "", 0, v, l.num, col(l, off+start))
-		node.Tag = node.ShortTag()
+		node.Tag = tagOf(node)
 		return node
 	}
 	parse = func(depth int) *yaml.Node {
@@ -532,6 +532,22 @@ func (p *fast) flow(l *fastLine, off int) (*yaml.Node, int) {
 		return nil, 0
 	}
 	return n, pos
+}
+
+// tagOf resolves a scalar's tag as the YAML library does. A quoted scalar
+// is a string; so is a plain one whose first character cannot start
+// anything else (the library's own hint table: signs, digits, the first
+// letters of booleans and null, "<" of the merge key, "." of floats), which
+// spares the library's resolver for most values. FuzzFast checks the tags
+// against the library's.
+func tagOf(n *yaml.Node) string {
+	if n.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
+		return "!!str"
+	}
+	if v := n.Value; v != "" && !strings.ContainsRune("+-0123456789yYnNtTfFoO~<.", rune(v[0])) {
+		return "!!str"
+	}
+	return n.ShortTag()
 }
 
 // quoted decodes the single- or double-quoted scalar at the start of s,
