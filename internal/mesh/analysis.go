@@ -231,14 +231,17 @@ func (ix *index) authorization(r *Resource, ap *security.AuthorizationPolicy, w 
 			out = append(out, Finding{Pos: at(rn), Severity: Warning, Rule: RuleAllowAllRule, Resource: r.Ref(),
 				Message: fmt.Sprintf("rules[%d] is empty, so this ALLOW policy allows every request to what it selects", i)})
 		}
+		fromNode := path(rn, w, "from")
 		for j, from := range rule.GetFrom() {
 			src := from.GetSource()
-			fromNode := path(rn, w, "from")
 			var srcNode *yaml.Node
 			if fromNode != nil && fromNode.Kind == yaml.SequenceNode && j < len(fromNode.Content) {
 				srcNode = path(w.Resolve(fromNode.Content[j]), w, "source")
 			}
 			check := func(field string, values []string, f func(string) string) {
+				if len(values) == 0 {
+					return
+				}
 				list := path(srcNode, w, field)
 				for k, v := range values {
 					msg := f(v)

@@ -381,7 +381,7 @@ func summarize(set *Set, findings []Finding, opts Options) []Namespace {
 			n.Notes++
 		}
 	}
-	out := make([]Namespace, 0, len(byName))
+	sorted := make([]*Namespace, 0, len(byName))
 	for name, ns := range byName {
 		switch {
 		case modes[name] != "":
@@ -395,8 +395,12 @@ func summarize(set *Set, findings []Finding, opts Options) []Namespace {
 			ns.Policies = nil
 		}
 		slices.SortFunc(ns.Services, func(a, b Service) int { return strings.Compare(a.Name, b.Name) })
-		out = append(out, *ns)
+		sorted = append(sorted, ns)
 	}
-	slices.SortFunc(out, func(a, b Namespace) int { return strings.Compare(a.Name, b.Name) })
+	slices.SortFunc(sorted, func(a, b *Namespace) int { return strings.Compare(a.Name, b.Name) })
+	out := make([]Namespace, len(sorted))
+	for i, ns := range sorted {
+		out[i] = *ns
+	}
 	return out
 }
