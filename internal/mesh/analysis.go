@@ -21,7 +21,7 @@ type index struct {
 	workloads  map[string][]*Resource // by namespace
 	services   map[string]*service    // by namespace/name
 	namespaces map[string]bool        // every namespace a resource lives in or that is defined
-	accounts   map[string]bool        // namespace/serviceaccount defined or used by a workload
+	accounts   map[[2]string]bool     // {namespace, service account} defined or used by a workload
 	anyWork    bool
 	// namespace-wide and workload PeerAuthentications by namespace
 	peers map[string][]*Resource
@@ -37,7 +37,7 @@ type service struct {
 
 func newIndex(set *Set, root string) *index {
 	ix := &index{root: root, workloads: map[string][]*Resource{}, services: map[string]*service{},
-		namespaces: map[string]bool{}, accounts: map[string]bool{}, peers: map[string][]*Resource{}}
+		namespaces: map[string]bool{}, accounts: map[[2]string]bool{}, peers: map[string][]*Resource{}}
 	w := &yamlnode.Walker{}
 	for _, r := range set.Resources {
 		ix.namespaces[r.Namespace] = true
@@ -49,9 +49,9 @@ func newIndex(set *Set, root string) *index {
 			if n := path(r.Spec, w, "template", "spec", "serviceAccountName"); n != nil && n.Kind == yaml.ScalarNode && n.Value != "" {
 				sa = n.Value
 			}
-			ix.accounts[r.Namespace+"/"+sa] = true
+			ix.accounts[[2]string{r.Namespace, sa}] = true
 		case r.Group == "" && r.Kind == "ServiceAccount":
-			ix.accounts[r.Namespace+"/"+r.Name] = true
+			ix.accounts[[2]string{r.Namespace, r.Name}] = true
 		case r.Group == "" && r.Kind == "Namespace":
 			ix.namespaces[r.Name] = true
 		case r.Group == "" && r.Kind == "Service":
@@ -278,7 +278,7 @@ func (ix *index) principal(p string) string {
 	if !ix.namespaces[ns] {
 		return fmt.Sprintf("principal %q names namespace %q, which no checked file defines or uses (it may live elsewhere)", p, ns)
 	}
-	if !ix.accounts[ns+"/"+sa] {
+	if !ix.accounts[[2]string{ns, sa}] {
 		return fmt.Sprintf("principal %q names service account %q in namespace %q, which no ServiceAccount or workload among the checked files defines or uses", p, sa, ns)
 	}
 	return ""

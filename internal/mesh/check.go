@@ -339,7 +339,6 @@ func evalPolicies(ctx context.Context, set *Set, opts Options) ([]Finding, []Rul
 // summarize builds the per-namespace summary.
 func summarize(set *Set, findings []Finding, opts Options) []Namespace {
 	byName := map[string]*Namespace{}
-	refNS := map[string]string{}
 	get := func(name string) *Namespace {
 		ns, ok := byName[name]
 		if !ok {
@@ -351,7 +350,6 @@ func summarize(set *Set, findings []Finding, opts Options) []Namespace {
 	modes := map[string]string{}
 	for _, r := range set.Resources {
 		ns := get(r.Namespace)
-		refNS[r.Ref()] = r.Namespace
 		if r.Service != "" && !slices.ContainsFunc(ns.Services, func(s Service) bool { return s.Name == r.Service }) {
 			ns.Services = append(ns.Services, Service{Name: r.Service, Compliance: opts.Services[r.Service].Compliance})
 		}
@@ -368,8 +366,11 @@ func summarize(set *Set, findings []Finding, opts Options) []Namespace {
 		}
 	}
 	for _, f := range findings {
-		ns, ok := refNS[f.Resource]
-		if !ok {
+		// Resource is "Kind namespace/name", and neither a kind nor a
+		// namespace holds a space or a slash.
+		_, ref, ok := strings.Cut(f.Resource, " ")
+		ns, _, ok2 := strings.Cut(ref, "/")
+		if !ok || !ok2 || byName[ns] == nil {
 			continue
 		}
 		switch n := byName[ns]; f.Severity {

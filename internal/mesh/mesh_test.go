@@ -172,3 +172,29 @@ func TestLargeStream(t *testing.T) {
 		t.Errorf("Check: %v, %d findings, first %v", err, len(rep.Findings), rep.Findings[:min(1, len(rep.Findings))])
 	}
 }
+
+// TestNamespaceSummary checks the per-namespace summary of the examples and
+// of a broken file: services with their compliance, mTLS, workloads,
+// policies by action and findings counted where they belong.
+func TestNamespaceSummary(t *testing.T) {
+	t.Run("examples", func(t *testing.T) {
+		rep := checkRepository(t, mesh.Options{Policies: engine(t)}, "promotion.yaml")
+		var a mesh.Namespace
+		for _, ns := range rep.Namespaces {
+			if ns.Name == "service-a" {
+				a = ns
+			}
+		}
+		want := mesh.Namespace{Name: "service-a", Services: []mesh.Service{{Name: "service-a", Compliance: "regulated"}},
+			MTLS: "STRICT", Workloads: 1, Policies: map[string]int{"ALLOW": 4}}
+		if diff := cmp.Diff(want, a); diff != "" {
+			t.Errorf("service-a summary (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("broken", func(t *testing.T) {
+		broken := check(t, mesh.Options{Policies: engine(t)}, "broken/mesh/analysis-mtls-conflict.yaml")
+		if len(broken.Namespaces) != 1 || broken.Namespaces[0].Errors != 2 || broken.Namespaces[0].MTLS != "STRICT" {
+			t.Errorf("namespaces = %+v, want payments with 2 errors and STRICT mTLS", broken.Namespaces)
+		}
+	})
+}
