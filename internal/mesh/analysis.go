@@ -39,8 +39,12 @@ func newIndex(set *Set, root string) *index {
 	ix := &index{root: root, workloads: map[string][]*Resource{}, services: map[string]*service{},
 		namespaces: map[string]bool{}, accounts: map[[2]string]bool{}, peers: map[string][]*Resource{}}
 	w := &yamlnode.Walker{}
+	last := ""
 	for _, r := range set.Resources {
-		ix.namespaces[r.Namespace] = true
+		if r.Namespace != last {
+			// Resources come grouped by namespace: hash each group once.
+			ix.namespaces[r.Namespace], last = true, r.Namespace
+		}
 		switch {
 		case r.IsWorkload():
 			ix.workloads[r.Namespace] = append(ix.workloads[r.Namespace], r)
@@ -136,13 +140,19 @@ func analyze(ctx context.Context, set *Set, root string) ([]Finding, error) {
 
 // duplicates reports resources of one kind, namespace and name.
 func duplicates(set *Set) []Finding {
-	type key struct{ group, kind, namespace, name string }
+	// An Istio kind is one kind in all its versions; the indexed Kubernetes
+	// kinds have names of their own.
+	type key struct {
+		istio           *Kind
+		kind, namespace string
+		name            string
+	}
 	var out []Finding
 	first := make(map[key]*Resource, len(set.Resources))
 	for _, r := range set.Resources {
-		k := key{r.Group, r.Kind, r.Namespace, r.Name}
+		k := key{r.Istio, r.Kind, r.Namespace, r.Name}
 		if r.Istio != nil {
-			k.group, k.kind = r.Istio.Group, r.Istio.Name
+			k.kind = ""
 		}
 		if f, ok := first[k]; ok {
 			out = append(out, Finding{Pos: r.NamePos, Severity: Error, Rule: RuleDuplicate, Resource: r.Ref(),
