@@ -258,12 +258,9 @@ func (c *Command) sealMeshCheck(ctx context.Context, rt *actions.Runtime, o mesh
 	sum := sha256.Sum256(buf.Bytes())
 	digest := hex.EncodeToString(sum[:])
 	failing := map[string]bool{}
-	serviceOf := map[string]string{}
+	serviceOf, fileService := map[string]string{}, map[string]string{}
 	for _, r := range set.Resources {
 		serviceOf[r.Ref()] = r.Service
-	}
-	fileService := map[string]string{}
-	for _, r := range set.Resources {
 		fileService[r.Pos.File] = r.Service
 	}
 	for _, f := range rep.Findings {

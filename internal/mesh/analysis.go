@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -22,7 +23,6 @@ type index struct {
 	services   map[string]*service    // by namespace/name
 	namespaces map[string]bool        // every namespace a resource lives in or that is defined
 	accounts   map[[2]string]bool     // {namespace, service account} defined or used by a workload
-	anyWork    bool
 	// namespace-wide and workload PeerAuthentications by namespace
 	peers map[string][]*Resource
 }
@@ -48,7 +48,6 @@ func newIndex(set *Set, root string) *index {
 		switch {
 		case r.IsWorkload():
 			ix.workloads[r.Namespace] = append(ix.workloads[r.Namespace], r)
-			ix.anyWork = true
 			sa := "default"
 			if n := path(r.Spec, w, "template", "spec", "serviceAccountName"); n != nil && n.Kind == yaml.ScalarNode && n.Value != "" {
 				sa = n.Value
@@ -171,7 +170,7 @@ func (ix *index) selector(r *Resource, labels map[string]string, w *yamlnode.Wal
 	}
 	var candidates []*Resource
 	if r.Namespace == ix.root {
-		if !ix.anyWork {
+		if len(ix.workloads) == 0 {
 			return nil
 		}
 		for _, ws := range ix.workloads {
@@ -262,7 +261,7 @@ func (ix *index) authorization(r *Resource, ap *security.AuthorizationPolicy, w 
 					if list != nil && list.Kind == yaml.SequenceNode && k < len(list.Content) {
 						n = list.Content[k]
 					}
-					out = append(out, Finding{Pos: at(cmpOr(n, rn)), Severity: Warning, Rule: RuleUnknownIdentity, Resource: r.Ref(),
+					out = append(out, Finding{Pos: at(cmp.Or(n, rn)), Severity: Warning, Rule: RuleUnknownIdentity, Resource: r.Ref(),
 						Message: fmt.Sprintf("rules[%d].from[%d].source.%s: %s", i, j, field, msg)})
 				}
 			}

@@ -265,8 +265,8 @@ func value(n *yaml.Node, w *yamlnode.Walker) any {
 	switch n.Kind {
 	case yaml.MappingNode:
 		m := map[string]any{}
-		for _, p := range w.Pairs(n) {
-			m[p.Key.Value] = value(p.Value, w)
+		for k, v := range w.All(n) {
+			m[k.Value] = value(v, w)
 		}
 		return m
 	case yaml.SequenceNode:

@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"regexp"
@@ -58,7 +59,7 @@ func decodeSpec(r *Resource, file string, budget int) (proto.Message, []Finding)
 		}
 		at, n, text := e.locate(err)
 		if !e.reported(at) && !e.reported(n) {
-			e.finding(cmpOr(at, spec), RuleType, "%s", text)
+			e.finding(cmp.Or(at, spec), RuleType, "%s", text)
 		}
 		if n == nil || round == maxDecodeRounds || e.skip[n] {
 			return nil, e.result()
@@ -68,13 +69,6 @@ func decodeSpec(r *Resource, file string, budget int) (proto.Message, []Finding)
 		}
 		e.skip[n] = true
 	}
-}
-
-func cmpOr(n, def *yaml.Node) *yaml.Node {
-	if n != nil {
-		return n
-	}
-	return def
 }
 
 // encoders keeps encoders and their buffers for reuse.

@@ -20,11 +20,12 @@ import (
 	"github.com/promote-dev/promote/internal/yamlnode"
 )
 
-// Stdin is the file name standing for standard input, as on the command
-// line; findings name it "<stdin>".
+// Stdin is the path standing for standard input, as on the command line.
 const Stdin = "-"
 
-const stdinName = "<stdin>"
+// StdinFile is the file name of what was read from standard input, in
+// findings and everything that prints them.
+const StdinFile = "<stdin>"
 
 // Resource is one document of the input: an Istio resource, or a Kubernetes
 // resource indexed for the cross-resource analysis.
@@ -120,7 +121,7 @@ func Load(paths []string, opts LoadOptions) (*Set, error) {
 			if err != nil {
 				return nil, fmt.Errorf("read standard input: %w", err)
 			}
-			set.Add(stdinName, data, "")
+			set.Add(StdinFile, data, "")
 			continue
 		}
 		files, err := inputFiles(p)

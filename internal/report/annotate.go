@@ -22,7 +22,7 @@ func Annotate(rt *actions.Runtime, r *mesh.Report) error {
 			return unknownSeverity(f)
 		}
 		a := actions.Annotation{Level: level, Title: f.Rule, Message: f.Message}
-		if f.File == stdinName {
+		if f.File == mesh.StdinFile {
 			a.Message = f.Pos.String() + ": " + f.Message
 		} else {
 			a.File, a.Line, a.Col = f.File, f.Line, f.Col

@@ -40,9 +40,6 @@ const (
 	// changes whenever what the fingerprint hashes changes, since GitHub
 	// would otherwise see every alert as fixed and a new one opened.
 	fingerprintKey = "promoteFinding/v1"
-	// stdinName is the file name of findings in what was read from
-	// standard input.
-	stdinName = "<stdin>"
 )
 
 // The SARIF 2.1.0 objects SARIF writes, with only the properties it sets.
@@ -313,7 +310,7 @@ func newLocator(root string) (locator, error) {
 // at the root, as on GitHub Actions. An absolute name under the root becomes
 // relative too; one outside stays absolute, as a file: URI.
 func (l locator) locate(file string) sarifArtifactLocation {
-	if file == stdinName {
+	if file == mesh.StdinFile {
 		return sarifArtifactLocation{URI: relativeURI(file)}
 	}
 	abs := file
