@@ -171,7 +171,7 @@ func (c *Command) meshCheck(ctx context.Context, rt *actions.Runtime, o meshOpti
 	if len(paths) == 0 {
 		return badInput(errors.New("nothing to check: name files or directories (or - for standard input), or give services a mesh: directory in the manifest"))
 	}
-	if slices.Contains(o.checks, mesh.LayerPolicy) || len(o.checks) == 0 {
+	if opts.Runs(mesh.LayerPolicy) {
 		engine, err := policy.Load(ctx, policies.FS, "mesh", o.policyDirs)
 		if err != nil {
 			return badInput(err)
@@ -186,12 +186,18 @@ func (c *Command) meshCheck(ctx context.Context, rt *actions.Runtime, o meshOpti
 	if err != nil {
 		return err
 	}
-	sarifOpts := report.SARIFOptions{Root: o.repoRoot, ToolVersion: version(), InformationURI: "https://github.com/promote-dev/promote"}
+	var sarif bytes.Buffer
+	if o.output == "sarif" || o.sarifFile != "" {
+		opts := report.SARIFOptions{Root: o.repoRoot, ToolVersion: version(), InformationURI: "https://github.com/promote-dev/promote"}
+		if err := report.SARIF(&sarif, rep, opts); err != nil {
+			return err
+		}
+	}
 	switch o.output {
 	case "json":
 		err = report.JSON(c.Stdout, rep)
 	case "sarif":
-		err = report.SARIF(c.Stdout, rep, sarifOpts)
+		_, err = c.Stdout.Write(sarif.Bytes())
 	default:
 		err = report.Text(c.Stdout, rep)
 	}
@@ -199,14 +205,10 @@ func (c *Command) meshCheck(ctx context.Context, rt *actions.Runtime, o meshOpti
 		return err
 	}
 	if o.sarifFile != "" {
-		var buf bytes.Buffer
-		if err := report.SARIF(&buf, rep, sarifOpts); err != nil {
-			return err
-		}
 		if err := os.MkdirAll(filepath.Dir(o.sarifFile), 0o755); err != nil {
 			return fmt.Errorf("write the SARIF file: %w", err)
 		}
-		if err := os.WriteFile(o.sarifFile, buf.Bytes(), 0o644); err != nil {
+		if err := os.WriteFile(o.sarifFile, sarif.Bytes(), 0o644); err != nil {
 			return fmt.Errorf("write the SARIF file: %w", err)
 		}
 	}
@@ -216,6 +218,10 @@ func (c *Command) meshCheck(ctx context.Context, rt *actions.Runtime, o meshOpti
 		}
 	}
 	errs, warns, _ := rep.Counts()
+	failed := false
+	for _, f := range rep.Findings {
+		failed = failed || o.failOn != "never" && o.fails(f.Severity)
+	}
 	if rt.Enabled() {
 		// Annotations name files relative to the repository (SARIF
 		// already does).
@@ -232,11 +238,17 @@ func (c *Command) meshCheck(ctx context.Context, rt *actions.Runtime, o meshOpti
 			}
 		}
 	}
-	switch {
-	case o.failOn == "error" && errs > 0, o.failOn == "warning" && errs+warns > 0:
+	if failed {
 		return &exitError{ExitFindings, errReported}
 	}
 	return nil
+}
+
+// fails reports whether a finding of severity s fails the check: errors
+// always, warnings with --fail-on warning. (--fail-on never keeps the exit
+// code at 0; sealed evidence still records errors as a failed check.)
+func (o meshOptions) fails(s mesh.Severity) bool {
+	return s == mesh.Error || o.failOn == "warning" && s == mesh.Warning
 }
 
 // sealMeshCheck records the check as evidence: one mesh-check record per
@@ -264,7 +276,7 @@ func (c *Command) sealMeshCheck(ctx context.Context, rt *actions.Runtime, o mesh
 		fileService[r.Pos.File] = r.Service
 	}
 	for _, f := range rep.Findings {
-		if f.Severity == mesh.Error || o.failOn == "warning" && f.Severity == mesh.Warning {
+		if o.fails(f.Severity) {
 			failing[cmp.Or(serviceOf[f.Resource], fileService[f.File])] = true
 		}
 	}

@@ -51,7 +51,8 @@ type ServiceInfo struct {
 	Mesh       string // the service's mesh directory
 }
 
-func (o Options) runs(l Layer) bool { return len(o.Checks) == 0 || slices.Contains(o.Checks, l) }
+// Runs reports whether the options select layer l.
+func (o Options) Runs(l Layer) bool { return len(o.Checks) == 0 || slices.Contains(o.Checks, l) }
 
 // ParseChecks parses a comma-separated list of layers.
 func ParseChecks(s string) ([]Layer, error) {
@@ -81,13 +82,13 @@ func Check(ctx context.Context, set *Set, opts Options) (*Report, error) {
 	}
 	rep := &Report{Files: set.Files, Resources: len(set.Resources), Skipped: set.Skipped}
 	for _, l := range Layers {
-		if opts.runs(l) && (l != LayerPolicy || opts.Policies != nil) {
+		if opts.Runs(l) && (l != LayerPolicy || opts.Policies != nil) {
 			rep.Checks = append(rep.Checks, l)
 		}
 	}
 	var findings []Finding
 	for _, f := range set.Findings {
-		if f.Rule == RuleSyntax || opts.runs(LayerSchema) {
+		if f.Rule == RuleSyntax || opts.Runs(LayerSchema) {
 			findings = append(findings, f)
 		}
 	}
@@ -101,7 +102,7 @@ func Check(ctx context.Context, set *Set, opts Options) (*Report, error) {
 		}
 	}
 	findings = append(findings, perResource...)
-	if opts.runs(LayerAnalysis) {
+	if opts.Runs(LayerAnalysis) {
 		found, err := analyze(ctx, set, opts.RootNamespace)
 		if err != nil {
 			return nil, err
@@ -109,7 +110,7 @@ func Check(ctx context.Context, set *Set, opts Options) (*Report, error) {
 		findings = append(findings, found...)
 	}
 	var policyRules []Rule
-	if opts.runs(LayerPolicy) && opts.Policies != nil {
+	if opts.Runs(LayerPolicy) && opts.Policies != nil {
 		pf, rules, err := evalPolicies(ctx, set, opts)
 		if err != nil {
 			return nil, err
@@ -149,10 +150,10 @@ func checkEach(ctx context.Context, resources []*Resource, opts Options) ([]Find
 			r.decoded = true
 		}
 		var out []Finding
-		if opts.runs(LayerSchema) {
+		if opts.Runs(LayerSchema) {
 			out = slices.Clone(r.problems)
 		}
-		if opts.runs(LayerIstio) {
+		if opts.Runs(LayerIstio) {
 			out = append(out, validateIstio(r)...)
 		}
 		return out
