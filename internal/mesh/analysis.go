@@ -425,7 +425,6 @@ func (ix *index) hostServices(host, ns string) []*service {
 // workload's own, else its namespace's, else the mesh's; UNSET modes
 // inherit from the next level.
 func (ix *index) peerMode(wl *Resource, port uint32) (security.PeerAuthentication_MutualTLS_Mode, *Resource) {
-	levels := [][]*Resource{}
 	var own, nsWide, mesh []*Resource
 	for _, pa := range ix.peers[wl.Namespace] {
 		m := pa.Message.(*security.PeerAuthentication)
@@ -444,8 +443,7 @@ func (ix *index) peerMode(wl *Resource, port uint32) (security.PeerAuthenticatio
 			}
 		}
 	}
-	levels = append(levels, own, nsWide, mesh)
-	for _, level := range levels {
+	for _, level := range [][]*Resource{own, nsWide, mesh} {
 		for _, pa := range level {
 			m := pa.Message.(*security.PeerAuthentication)
 			if port != 0 {

@@ -196,11 +196,11 @@ func (s *Set) Add(file string, data []byte, owner string) {
 				Message: fmt.Sprintf("cannot parse the file: %v", r)})
 		}
 	}()
-	w := &yamlnode.Walker{Budget: yamlnode.Budget(len(data))}
 	if docs, ok := yamlnode.Fast(data); ok {
 		s.documents(file, docs, owner)
 		return
 	}
+	w := &yamlnode.Walker{Budget: yamlnode.Budget(len(data))}
 	dec := yaml.NewDecoder(bytes.NewReader(data))
 	for {
 		var doc yaml.Node
