@@ -577,7 +577,7 @@ func quoted(s string) (string, int, bool) {
 			}
 			i++
 			switch s[i] {
-			case '"', '\\', '/':
+			case '"', '\\': // not '/': YAML 1.2 has it, the library refuses it
 				b.WriteByte(s[i])
 			case 'n':
 				b.WriteByte('\n')
