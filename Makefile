@@ -57,11 +57,15 @@ test: lint unit fuzz
 unit: tools
 	VERSITYGW=$(TOOLS)/versitygw COSIGN=$(TOOLS)/cosign SARIF_SCHEMA=$(TOOLS)/sarif-schema-2.1.0.json $(GO) test -race -shuffle=on -count=1 ./...
 
+# -fuzzminimizetime bounds how long each newly interesting input is
+# minimized: by default it is up to a minute each, which left the mesh
+# fuzzer minimizing its large seeds for the whole run.
+FUZZ = $(GO) test -run '^$$' -fuzzminimizetime 100x
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzManifest$$' -fuzztime $(FUZZTIME) ./internal/manifest
-	$(GO) test -run '^$$' -fuzz '^FuzzEscape$$' -fuzztime 10s ./internal/actions
-	$(GO) test -run '^$$' -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./internal/mesh
-	$(GO) test -run '^$$' -fuzz '^FuzzFast$$' -fuzztime $(FUZZTIME) ./internal/yamlnode
+	$(FUZZ) -fuzz '^FuzzManifest$$' -fuzztime $(FUZZTIME) ./internal/manifest
+	$(FUZZ) -fuzz '^FuzzEscape$$' -fuzztime 10s ./internal/actions
+	$(FUZZ) -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./internal/mesh
+	$(FUZZ) -fuzz '^FuzzFast$$' -fuzztime $(FUZZTIME) ./internal/yamlnode
 
 lint: tools
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \

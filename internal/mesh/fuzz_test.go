@@ -1,7 +1,6 @@
 package mesh_test
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -34,7 +33,7 @@ func FuzzLoad(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		lines := bytes.Count(data, []byte("\n")) + 1
+		lines := lineBreaks(data) + 1
 		for _, f := range rep.Findings {
 			if f.File != "fuzz.yaml" || f.Line < 1 || f.Line > lines || f.Col < 0 {
 				t.Fatalf("finding outside the file (%d lines): %v", lines, f)
@@ -44,4 +43,26 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+// lineBreaks counts line breaks as the YAML library does: CRLF, CR and LF,
+// and also NEL, LS and PS, which it takes from YAML 1.1.
+func lineBreaks(data []byte) int {
+	n := 0
+	for i := 0; i < len(data); i++ {
+		switch {
+		case data[i] == '\n':
+			n++
+		case data[i] == '\r':
+			if i+1 < len(data) && data[i+1] == '\n' {
+				i++
+			}
+			n++
+		case data[i] == 0xC2 && i+1 < len(data) && data[i+1] == 0x85:
+			n++
+		case data[i] == 0xE2 && i+2 < len(data) && data[i+1] == 0x80 && (data[i+2] == 0xA8 || data[i+2] == 0xA9):
+			n++
+		}
+	}
+	return n
 }

@@ -146,8 +146,9 @@ func (p *fast) split(data []byte) {
 }
 
 // printable reports whether data holds only what YAML calls printable,
-// without tabs, carriage returns and byte order marks (which Fast leaves to
-// the library).
+// without tabs, carriage returns, byte order marks, and NEL, LS and PS,
+// which the library takes as line breaks (Fast leaves all of them to the
+// library).
 func printable(data []byte) bool {
 	for i := 0; i < len(data); {
 		c := data[i]
@@ -161,7 +162,7 @@ func printable(data []byte) bool {
 		r, size := utf8.DecodeRune(data[i:])
 		switch {
 		case r == utf8.RuneError && size == 1, r == 0xFEFF,
-			r < 0xA0 && r != 0x85, r >= 0xD800 && r < 0xE000, r == 0xFFFE || r == 0xFFFF:
+			r < 0xA0, r == 0x2028 || r == 0x2029, r >= 0xD800 && r < 0xE000, r == 0xFFFE || r == 0xFFFF:
 			return false
 		}
 		i += size
