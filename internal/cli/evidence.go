@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -125,7 +124,7 @@ func (c *Command) sealRun(ctx context.Context, rt *actions.Runtime, m *manifest.
 // sealRecords signs and appends records to the manifest's evidence store,
 // after what earlier runs spooled; blobs (such as reports the records cover)
 // are written to the store first, once. When the store is unavailable the
-// records are signed into the spool, and sealRecords reports 0.
+// records and blobs are signed into the spool, and sealRecords reports 0.
 func (c *Command) sealRecords(ctx context.Context, rt *actions.Runtime, m *manifest.Manifest, records []evidence.Record, blobs map[string][]byte) (int, error) {
 	signer, err := c.evidenceSigner(ctx, rt, m, true)
 	if err != nil {
@@ -136,22 +135,22 @@ func (c *Command) sealRecords(ctx context.Context, rt *actions.Runtime, m *manif
 	if err == nil {
 		err = c.flushSpool(ctx, spool, store, signer)
 	}
-	for _, key := range slices.Sorted(maps.Keys(blobs)) {
-		if err == nil {
-			if _, cerr := store.Create(ctx, key, blobs[key]); cerr != nil && !errors.Is(cerr, evidence.ErrExists) {
-				err = cerr
-			}
-		}
+	if err == nil {
+		err = evidence.CreateBlobs(ctx, store, blobs)
 	}
 	if err == nil {
 		_, err = evidence.Append(ctx, store, signer, records)
 	}
 	if err != nil {
-		file, serr := spool.Put(ctx, signer, records)
+		file, serr := spool.Put(ctx, signer, records, blobs)
 		if serr != nil {
 			return 0, fmt.Errorf("seal the evidence of this run: %w; spooling it failed too: %w", err, serr)
 		}
-		msg := fmt.Sprintf("the evidence store %s is unavailable (%v); %d records are signed and spooled in %s until the next run or `promote evidence flush` appends them", m.Evidence.Store, err, len(records), file)
+		covered := ""
+		if len(blobs) > 0 {
+			covered = fmt.Sprintf(" with the %d reports they cover", len(blobs))
+		}
+		msg := fmt.Sprintf("the evidence store %s is unavailable (%v); %d records are signed and spooled%s in %s until the next run or `promote evidence flush` appends them", m.Evidence.Store, err, len(records), covered, file)
 		fmt.Fprintf(c.Stderr, "promote: %s\n", msg)
 		_ = rt.Annotate(actions.Annotation{Level: actions.Warning, Title: "Evidence spooled", Message: msg})
 		return 0, nil

@@ -152,8 +152,11 @@ func TestMeshCheckInActions(t *testing.T) {
 // TestMeshCheckEvidence seals a check as evidence: one record per service,
 // failed only for the service whose files have errors, covering the JSON
 // report stored beside the records; the chain verifies.
-func TestMeshCheckEvidence(t *testing.T) {
-	t.Parallel()
+// meshEvidenceRepo copies the examples into a temporary repository, with a
+// schema error in service-b's mesh directory, and returns the directory,
+// its manifest and the environment of a workflow run.
+func meshEvidenceRepo(t *testing.T) (string, string, func(string) string) {
+	t.Helper()
 	dir := t.TempDir()
 	for _, sub := range []string{"services", "platform"} {
 		if err := os.CopyFS(filepath.Join(dir, sub), os.DirFS(filepath.Join("../../examples", sub))); err != nil {
@@ -177,6 +180,13 @@ func TestMeshCheckEvidence(t *testing.T) {
 	}
 	env := map[string]string{"GITHUB_SHA": "0123456789abcdef0123456789abcdef01234567", "GITHUB_ACTOR": "octocat"}
 	getenv := func(k string) string { return env[k] }
+
+	return dir, manifestFile, getenv
+}
+
+func TestMeshCheckEvidence(t *testing.T) {
+	t.Parallel()
+	dir, manifestFile, getenv := meshEvidenceRepo(t)
 
 	r := promote(t, getenv, "mesh", "check", "--manifest", manifestFile, "--evidence", "staging", "--output", "json")
 	if r.code != ExitFindings {
@@ -236,5 +246,38 @@ func TestMeshCheckEvidence(t *testing.T) {
 	}
 	if r := promote(t, getenv, "mesh", "check", "--evidence", "staging", brokenMesh+"istio-warning.yaml"); r.code != ExitBadInput || !strings.Contains(r.stderr, "evidence section") {
 		t.Errorf("--evidence without a manifest: exit %d, stderr %q", r.code, r.stderr)
+	}
+}
+
+// TestMeshCheckEvidenceSpooled checks while the evidence store is
+// unusable: the records and the report they cover are signed into the
+// spool, and flush stores both once the store is back.
+func TestMeshCheckEvidenceSpooled(t *testing.T) {
+	t.Parallel()
+	dir, manifestFile, getenv := meshEvidenceRepo(t)
+	store := filepath.Join(dir, ".promote/evidence")
+	if err := os.MkdirAll(filepath.Dir(store), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(store, []byte("in the way"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := promote(t, getenv, "mesh", "check", "--manifest", manifestFile, "--evidence", "staging", "--output", "json")
+	if r.code != ExitFindings || !strings.Contains(r.stderr, "3 records are signed and spooled") {
+		t.Fatalf("exit %d, want %d and 3 records spooled\n%s", r.code, ExitFindings, r.stderr)
+	}
+	if err := os.Remove(store); err != nil {
+		t.Fatal(err)
+	}
+	if f := promote(t, getenv, "evidence", "flush", "--manifest", manifestFile); f.code != ExitOK || !strings.Contains(f.stdout, "Appended 3 spooled evidence records") {
+		t.Fatalf("flush: exit %d\n%s%s", f.code, f.stdout, f.stderr)
+	}
+	sum := sha256.Sum256([]byte(r.stdout))
+	stored, err := os.ReadFile(filepath.Join(store, "reports", hex.EncodeToString(sum[:])+".json"))
+	if err != nil || string(stored) != r.stdout {
+		t.Errorf("the flushed report differs from the printed one (%v)", err)
+	}
+	if v := promote(t, getenv, "evidence", "verify", "--manifest", manifestFile); v.code != ExitOK {
+		t.Errorf("evidence verify exited %d:\n%s%s", v.code, v.stdout, v.stderr)
 	}
 }

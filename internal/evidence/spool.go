@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,22 +25,29 @@ import (
 const SpoolPayloadType = "application/vnd.promote.spool+json"
 
 // Spool keeps the records of a run that could not be appended to the store
-// (the store was unreachable), until Flush appends them. A batch is signed
-// before it touches the disk, so no record lies there unsigned; it is
-// numbered and chained only when it is appended.
+// (the store was unreachable), with the blobs they cover (such as a mesh
+// check's report), until Flush writes them. A batch is signed before it
+// touches the disk, so no record lies there unsigned; it is numbered and
+// chained only when it is appended.
 type Spool struct {
 	Dir string
 }
 
-// spooled is one batch on disk: the records and a DSSE envelope over them.
+// spooled is one batch on disk: a DSSE envelope over its spoolBatch.
 type spooled struct {
 	Envelope json.RawMessage `json:"envelope"`
 }
 
-// Put signs records as one batch and writes them to the spool. It returns
-// the file written.
-func (s Spool) Put(ctx context.Context, signer sign.Signer, records []Record) (string, error) {
-	payload, err := json.Marshal(records)
+// spoolBatch is the signed payload of a spooled batch.
+type spoolBatch struct {
+	Records []Record          `json:"records"`
+	Blobs   map[string][]byte `json:"blobs,omitempty"` // store key → content
+}
+
+// Put signs records and the blobs they cover as one batch and writes it to
+// the spool. It returns the file written.
+func (s Spool) Put(ctx context.Context, signer sign.Signer, records []Record, blobs map[string][]byte) (string, error) {
+	payload, err := json.Marshal(spoolBatch{Records: records, Blobs: blobs})
 	if err != nil {
 		return "", fmt.Errorf("encode spooled records: %w", err)
 	}
@@ -100,10 +108,11 @@ func (s Spool) Pending() ([]string, error) {
 	return files, nil
 }
 
-// Flush appends every spooled batch to the store, oldest first, and removes
-// each once appended. A batch whose signature does not verify with keys is
-// not appended: it was changed on disk. Flush returns how many records it
-// appended.
+// Flush appends every spooled batch to the store, oldest first: its blobs
+// first (a blob already stored is left as it is), then its records. It
+// removes each batch once appended. A batch whose signature does not verify
+// with keys is not appended: it was changed on disk. Flush returns how many
+// records it appended.
 func (s Spool) Flush(ctx context.Context, store Store, signer sign.Signer, keys map[string]crypto.PublicKey) (int, error) {
 	files, err := s.Pending()
 	if err != nil {
@@ -111,14 +120,17 @@ func (s Spool) Flush(ctx context.Context, store Store, signer sign.Signer, keys 
 	}
 	n := 0
 	for _, file := range files {
-		records, err := readSpooled(file, keys)
+		batch, err := readSpooled(file, keys)
 		if err != nil {
 			return n, err
 		}
-		if _, err := Append(ctx, store, signer, records); err != nil {
+		if err := CreateBlobs(ctx, store, batch.Blobs); err != nil {
+			return n, fmt.Errorf("store the spooled blobs of %s: %w", filepath.Base(file), err)
+		}
+		if _, err := Append(ctx, store, signer, batch.Records); err != nil {
 			return n, fmt.Errorf("append the spooled records of %s: %w", filepath.Base(file), err)
 		}
-		n += len(records)
+		n += len(batch.Records)
 		if err := os.Remove(file); err != nil {
 			return n, fmt.Errorf("remove %s after appending it (remove it by hand, or its records are appended twice): %w", file, err)
 		}
@@ -126,7 +138,19 @@ func (s Spool) Flush(ctx context.Context, store Store, signer sign.Signer, keys 
 	return n, nil
 }
 
-func readSpooled(file string, keys map[string]crypto.PublicKey) ([]Record, error) {
+// CreateBlobs writes blobs to the store in the order of their keys, each
+// once: a key that exists already is left as it is (blobs are named by
+// their digest).
+func CreateBlobs(ctx context.Context, store Store, blobs map[string][]byte) error {
+	for _, key := range slices.Sorted(maps.Keys(blobs)) {
+		if _, err := store.Create(ctx, key, blobs[key]); err != nil && !errors.Is(err, ErrExists) {
+			return err
+		}
+	}
+	return nil
+}
+
+func readSpooled(file string, keys map[string]crypto.PublicKey) (*spoolBatch, error) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		return nil, fmt.Errorf("read the spool: %w", err)
@@ -154,9 +178,9 @@ func readSpooled(file string, keys map[string]crypto.PublicKey) ([]Record, error
 	if err := sign.Verify(pub, dsse.PAE(SpoolPayloadType, payload), sig); err != nil {
 		return nil, fmt.Errorf("%s was changed after it was spooled: %w", file, err)
 	}
-	var records []Record
-	if err := json.Unmarshal(payload, &records); err != nil {
+	var batch spoolBatch
+	if err := json.Unmarshal(payload, &batch); err != nil {
 		return nil, fmt.Errorf("%s: %w", file, err)
 	}
-	return records, nil
+	return &batch, nil
 }

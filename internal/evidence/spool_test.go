@@ -23,9 +23,9 @@ func spoolRecords(n int) []Record {
 	return rs
 }
 
-// TestSpool spools two runs' records while the store is away, then flushes
-// them in order into a chain that verifies; a spooled batch changed on disk
-// is refused.
+// TestSpool spools two runs' records, one with a report they cover, while
+// the store is away, then flushes them in order into a chain that verifies,
+// the report stored beside it; a spooled batch changed on disk is refused.
 func TestSpool(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -39,8 +39,14 @@ func TestSpool(t *testing.T) {
 		t.Fatal(err)
 	}
 	spool := Spool{Dir: filepath.Join(dir, "spool")}
-	for _, n := range []int{3, 2} {
-		if _, err := spool.Put(ctx, signer, spoolRecords(n)); err != nil {
+	report := []byte(`{"findings":[]}`)
+	reportKey := ReportsPrefix + "0f1e.json"
+	for i, n := range []int{3, 2} {
+		var blobs map[string][]byte
+		if i == 0 {
+			blobs = map[string][]byte{reportKey: report}
+		}
+		if _, err := spool.Put(ctx, signer, spoolRecords(n), blobs); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -53,7 +59,7 @@ func TestSpool(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if strings.Contains(string(data), "alice") {
+		if strings.Contains(string(data), "alice") || strings.Contains(string(data), "findings") {
 			t.Errorf("%s holds the records in the clear; want them inside the signed envelope", f.Name())
 		}
 	}
@@ -69,13 +75,16 @@ func TestSpool(t *testing.T) {
 	if pending, _ := spool.Pending(); len(pending) != 0 {
 		t.Errorf("%d batches still spooled after a flush", len(pending))
 	}
-	report, err := Verify(ctx, store, keys)
-	if err != nil || !report.OK() || report.Records != 5 {
-		t.Fatalf("Verify() = %+v, %v; want 5 good records", report, err)
+	if got, err := store.Read(ctx, reportKey); err != nil || string(got) != string(report) {
+		t.Errorf("the spooled report in the store = %q, %v; want %q", got, err, report)
+	}
+	rep, err := Verify(ctx, store, keys)
+	if err != nil || !rep.OK() || rep.Records != 5 {
+		t.Fatalf("Verify() = %+v, %v; want 5 good records", rep, err)
 	}
 
 	// A batch changed on disk is refused and stays in the spool.
-	file, err := spool.Put(ctx, signer, spoolRecords(1))
+	file, err := spool.Put(ctx, signer, spoolRecords(1), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
