@@ -147,8 +147,11 @@ func (c *Command) sealRecords(ctx context.Context, rt *actions.Runtime, m *manif
 			return 0, fmt.Errorf("seal the evidence of this run: %w; spooling it failed too: %w", err, serr)
 		}
 		covered := ""
-		if len(blobs) > 0 {
-			covered = fmt.Sprintf(" with the %d reports they cover", len(blobs))
+		switch n := len(blobs); {
+		case n == 1:
+			covered = " with the report they cover"
+		case n > 1:
+			covered = fmt.Sprintf(" with the %d reports they cover", n)
 		}
 		msg := fmt.Sprintf("the evidence store %s is unavailable (%v); %d records are signed and spooled%s in %s until the next run or `promote evidence flush` appends them", m.Evidence.Store, err, len(records), covered, file)
 		fmt.Fprintf(c.Stderr, "promote: %s\n", msg)
