@@ -118,11 +118,11 @@ func Check(ctx context.Context, set *Set, opts Options) (*Report, error) {
 		findings = append(findings, pf...)
 		policyRules = rules
 	}
-	slices.SortStableFunc(findings, func(a, b Finding) int {
-		return cmp.Or(strings.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col),
-			strings.Compare(a.Rule, b.Rule), strings.Compare(a.Message, b.Message))
-	})
+	findings, rep.Ignored = applyIgnores(set, findings, append(slices.Clone(builtinRules), policyRules...), opts)
+	slices.SortStableFunc(findings, compareFindings)
 	rep.Findings = slices.CompactFunc(findings, func(a, b Finding) bool { return a == b })
+	slices.SortStableFunc(rep.Ignored, func(a, b Ignored) int { return compareFindings(a.Finding, b.Finding) })
+	rep.Ignored = slices.CompactFunc(rep.Ignored, func(a, b Ignored) bool { return a == b })
 	if rep.Findings == nil {
 		rep.Findings = []Finding{}
 	}
@@ -135,6 +135,12 @@ func Check(ctx context.Context, set *Set, opts Options) (*Report, error) {
 	slices.SortFunc(rep.Rules, func(a, b Rule) int { return strings.Compare(a.ID, b.ID) })
 	rep.Namespaces = summarize(set, rep.Findings, opts)
 	return rep, nil
+}
+
+// compareFindings orders findings by file, line, column, rule and message.
+func compareFindings(a, b Finding) int {
+	return cmp.Or(strings.Compare(a.File, b.File), cmp.Compare(a.Line, b.Line), cmp.Compare(a.Col, b.Col),
+		strings.Compare(a.Rule, b.Rule), strings.Compare(a.Message, b.Message))
 }
 
 // checkEach decodes every Istio resource and runs Istio's validation on it,

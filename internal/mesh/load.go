@@ -52,6 +52,8 @@ type Resource struct {
 	Message proto.Message
 	// Pod holds the pod template's labels and annotations of a workload.
 	PodLabels, PodAnnotations map[string]string
+	// Ignores are the resource's ignore.promote.dev/ annotations.
+	Ignores []Ignore
 
 	// decoded is set once the spec was decoded, with what decoding found,
 	// so that checking a set again does not decode it again.
@@ -397,6 +399,7 @@ func (s *Set) metadata(r *Resource, md *yaml.Node, at func(*yaml.Node) Pos, w *y
 				r.Labels = m
 			} else {
 				r.Annotations = m
+				r.Ignores = ignores(v, w, at)
 			}
 		}
 	}

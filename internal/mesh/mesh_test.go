@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -78,6 +79,9 @@ func lines(rep *mesh.Report) string {
 	var b strings.Builder
 	for _, f := range rep.Findings {
 		b.WriteString(f.String() + "\n")
+	}
+	for _, f := range rep.Ignored {
+		fmt.Fprintf(&b, "ignored (%s): %s\n", f.Reason, f.Finding)
 	}
 	return b.String()
 }
@@ -197,4 +201,63 @@ func TestNamespaceSummary(t *testing.T) {
 			t.Errorf("namespaces = %+v, want payments with 2 errors and STRICT mTLS", broken.Namespaces)
 		}
 	})
+}
+
+// TestIgnore sets aside an analysis finding and a policy finding of one
+// resource by annotation, and reports an annotation for a policy rule that
+// does not exist only when the policy layer runs.
+func TestIgnore(t *testing.T) {
+	t.Parallel()
+	const doc = `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: open
+  namespace: lab
+  annotations:
+    ignore.promote.dev/analysis.allow-all-rule: "the lab namespace is open by design"
+    ignore.promote.dev/policy.no-allow-all: "the lab namespace is open by design"
+    ignore.promote.dev/policy.no-such-rule: "a typo"
+spec:
+  action: ALLOW
+  rules:
+    - {}
+`
+	run := func(opts mesh.Options) *mesh.Report {
+		set := mesh.NewSet("")
+		set.Add("lab.yaml", []byte(doc), "")
+		rep, err := mesh.Check(context.Background(), set, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	rep := run(mesh.Options{Policies: engine(t)})
+	var ignored []string
+	for _, f := range rep.Ignored {
+		ignored = append(ignored, f.Rule+": "+f.Reason)
+	}
+	slices.Sort(ignored)
+	want := []string{"analysis.allow-all-rule: the lab namespace is open by design", "policy.no-allow-all: the lab namespace is open by design"}
+	if diff := cmp.Diff(want, ignored); diff != "" {
+		t.Errorf("ignored (-want +got):\n%s", diff)
+	}
+	for _, f := range rep.Findings {
+		if f.Rule == mesh.RuleAllowAllRule || f.Rule == "policy.no-allow-all" {
+			t.Errorf("an ignored rule is still a finding: %v", f)
+		}
+	}
+	if !strings.Contains(lines(rep), `lab.yaml:9:5: warning: annotation ignore.promote.dev/policy.no-such-rule names no rule`) {
+		t.Errorf("the unknown policy rule is not reported:\n%s", lines(rep))
+	}
+	for _, ns := range rep.Namespaces {
+		if ns.Name == "lab" && ns.Warnings != 1 {
+			t.Errorf("namespace lab counts %d warnings, want only the unknown rule's", ns.Warnings)
+		}
+	}
+
+	// Without the policy layer, policy rules are unknown: not a finding.
+	rep = run(mesh.Options{Checks: []mesh.Layer{mesh.LayerSchema, mesh.LayerAnalysis}})
+	if len(rep.Findings) != 0 || len(rep.Ignored) != 1 {
+		t.Errorf("without policies: findings %v, ignored %v; want none and the analysis finding", rep.Findings, rep.Ignored)
+	}
 }

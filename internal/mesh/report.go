@@ -16,6 +16,10 @@ type Report struct {
 	Skipped map[string]int `json:"skipped,omitempty"`
 	// Findings are sorted by file, line, column and rule.
 	Findings []Finding `json:"findings"`
+	// Ignored are the findings that ignore.promote.dev/ annotations set
+	// aside, with their reasons, sorted like Findings. They neither fail
+	// a check nor count in the summaries.
+	Ignored []Ignored `json:"ignored"`
 	// Rules describes every rule that can produce a finding in this run,
 	// sorted by ID.
 	Rules []Rule `json:"rules"`

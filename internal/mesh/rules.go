@@ -10,6 +10,7 @@ const (
 	RuleMetadata     = "schema.metadata"
 	RuleType         = "schema.type"
 	RuleEnum         = "schema.enum"
+	RuleIgnore       = "schema.ignore-annotation"
 
 	RuleIstio        = "istio.invalid"
 	RuleIstioWarning = "istio.warning"
@@ -37,6 +38,8 @@ var builtinRules = []Rule{
 		"The value does not decode into the field's type in Istio's API (for example a list where a mapping is expected, a quoted number for an integer, a duration without a unit). The Kubernetes API server would refuse the resource."},
 	{RuleEnum, LayerSchema, Error, "An enumerated field has an unknown value or a number.",
 		"Enumerations take one of the names the message lists. Numbers are accepted by protobuf's JSON decoder but refused by the Kubernetes API server, whose CRD schema declares strings."},
+	{RuleIgnore, LayerSchema, Warning, "An ignore annotation gives no reason or names no rule.",
+		"`ignore.promote.dev/RULE: \"REASON\"` in a resource's `metadata.annotations` sets aside that resource's findings of RULE, which then neither fail the check nor count in the summary; the reports still list them with the reason. An annotation without a reason is not applied. RULE must be one of the rules in this list, such as `analysis.unknown-identity` or `policy.strict-mtls`."},
 	{RuleIstio, LayerIstio, Error, "Istio's validation refuses the resource.",
 		"This is the verdict of Istio's own validation (`istio.io/istio/pkg/config/validation`, what the admission webhook and `istioctl validate` run). The resource would be rejected by the cluster. The message is Istio's."},
 	{RuleIstioWarning, LayerIstio, Warning, "Istio's validation warns about the resource.",

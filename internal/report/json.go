@@ -22,6 +22,7 @@ func JSON(w io.Writer, r *mesh.Report) error {
 	}{JSONVersion, *r}
 	doc.Checks = nonNil(doc.Checks)
 	doc.Findings = nonNil(doc.Findings)
+	doc.Ignored = nonNil(doc.Ignored)
 	doc.Rules = nonNil(doc.Rules)
 	doc.Namespaces = nonNil(doc.Namespaces)
 	return writeJSON(w, doc)

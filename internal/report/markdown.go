@@ -17,7 +17,8 @@ const maxFindingRows = 200
 // Markdown returns the report as a job summary in GitHub-flavoured Markdown:
 // a heading with the verdict and the counts of findings, a table of the
 // namespaces, a table of the findings, most severe first and at most 200 of
-// them, and the kinds that were skipped. Text from the report is escaped, so
+// them, the findings ignored by annotation with their reasons, and the kinds
+// that were skipped. Text from the report is escaped, so
 // it shows as written and never breaks the tables.
 func Markdown(r *mesh.Report) string {
 	var b strings.Builder
@@ -41,6 +42,7 @@ func Markdown(r *mesh.Report) string {
 	b.WriteString(".\n")
 	writeNamespaces(&b, r.Namespaces)
 	writeFindings(&b, r.Findings)
+	writeIgnored(&b, r.Ignored)
 	writeSkipped(&b, r.Skipped)
 	return b.String()
 }
@@ -112,6 +114,23 @@ func writeFindings(b *strings.Builder, findings []mesh.Finding) {
 			break
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", cell(f.Pos.String()), severityCell(f.Severity), cell(f.Rule), cell(f.Message))
+	}
+}
+
+// writeIgnored lists the findings that ignore annotations set aside, so
+// that a reviewer sees every exemption and its reason.
+func writeIgnored(b *strings.Builder, ignored []mesh.Ignored) {
+	if len(ignored) == 0 {
+		return
+	}
+	b.WriteString("\n### Ignored by annotation\n\nThese findings were set aside by `ignore.promote.dev/` annotations on their resources.\n\n")
+	b.WriteString("| Location | Rule | Reason | Message |\n|---|---|---|---|\n")
+	for i, f := range ignored {
+		if i == maxFindingRows {
+			fmt.Fprintf(b, "\n_%s not shown here; the JSON report lists them all._\n", plural(len(ignored)-maxFindingRows, "more finding"))
+			break
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s |\n", cell(f.Pos.String()), cell(f.Rule), cell(f.Reason), cell(f.Message))
 	}
 }
 

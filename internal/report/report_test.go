@@ -79,6 +79,15 @@ func sampleReport() *mesh.Report {
 				Resource: "VirtualService shop/reviews",
 			},
 		},
+		Ignored: []mesh.Ignored{{
+			Finding: mesh.Finding{
+				Pos:      mesh.Pos{File: "mesh/shop/virtual service.yaml", Line: 40, Col: 11},
+				Severity: mesh.Warning, Rule: "analysis.host-unknown",
+				Message:  `host "legacy" matches no Service`,
+				Resource: "VirtualService shop/reviews",
+			},
+			Reason: "legacy | lives in the *old* cluster until Q3",
+		}},
 		Rules: []mesh.Rule{
 			{ID: "analysis.host-unknown", Layer: mesh.LayerAnalysis, Severity: mesh.Warning,
 				Summary: "A route's destination host matches no Service",

@@ -11,8 +11,9 @@ import (
 // Text writes one line per finding, as file:line:col: severity: message
 // [rule], then a line that tallies what was checked and found, such as
 //
-//	promote mesh check (schema, istio): 42 resources in 7 files (30 Istio, 3 skipped): 2 errors, 1 warning
+//	promote mesh check (schema, istio): 42 resources in 7 files (30 Istio, 3 skipped): 2 errors, 1 warning; 1 ignored by annotation
 //
+// (the last part only when ignore annotations set findings aside).
 // A message of several lines continues on lines indented by a tab, so that
 // every unindented line but the last starts with a position.
 func Text(w io.Writer, r *mesh.Report) error {
@@ -42,6 +43,9 @@ func tally(r *mesh.Report) string {
 		fmt.Fprintf(&b, " (%s)", strings.Join(checks, ", "))
 	}
 	fmt.Fprintf(&b, ": %s: %s", scope(r), findingCounts(r))
+	if n := len(r.Ignored); n > 0 {
+		fmt.Fprintf(&b, "; %d ignored by annotation", n)
+	}
 	return b.String()
 }
 
