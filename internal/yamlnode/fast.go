@@ -463,8 +463,9 @@ func (p *fast) flow(l *fastLine, off int) (*yaml.Node, int) {
 			pos += n
 			return node
 		}
+		// The library ends a plain scalar in a flow collection at '?' too.
 		start := pos
-		for pos < len(s) && !strings.ContainsRune(",[]{}:#'\"", rune(s[pos])) {
+		for pos < len(s) && !strings.ContainsRune(",[]{}:#'\"?", rune(s[pos])) {
 			pos++
 		}
 		v := strings.TrimRight(s[start:pos], " ")
