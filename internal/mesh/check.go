@@ -146,7 +146,8 @@ func compareFindings(a, b Finding) int {
 // checkEach decodes every Istio resource and runs Istio's validation on it,
 // spread over the machine's cores: resources are independent of each other.
 func checkEach(ctx context.Context, resources []*Resource, opts Options) ([]Finding, error) {
-	return forEach(ctx, len(resources), func(i int) []Finding {
+	found := make([][]Finding, len(resources))
+	_, err := forEach(ctx, len(resources), func(i int) []Finding {
 		r := resources[i]
 		if r.Istio == nil {
 			return nil
@@ -155,15 +156,21 @@ func checkEach(ctx context.Context, resources []*Resource, opts Options) ([]Find
 			r.Message, r.problems = decodeSpec(r, r.Pos.File, specBudget)
 			r.decoded = true
 		}
-		var out []Finding
 		if opts.Runs(LayerSchema) {
-			out = slices.Clone(r.problems)
+			found[i] = slices.Clone(r.problems)
 		}
 		if opts.Runs(LayerIstio) {
-			out = append(out, validateIstio(r)...)
+			found[i] = append(found[i], validateIstio(r)...)
 		}
-		return out
+		return nil
 	})
+	if err == nil && opts.Runs(LayerIstio) {
+		err = placeIstio(ctx, resources, found)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return slices.Concat(found...), nil
 }
 
 // forEach calls f(0) to f(n-1) on every core and returns their findings in
