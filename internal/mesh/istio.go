@@ -35,7 +35,7 @@ func validateIstio(r *Resource) (out []Finding) {
 func istioValidate(r *Resource, spec proto.Message) (warning, err error) {
 	defer func() {
 		if p := recover(); p != nil {
-			err = fmt.Errorf("Istio's validation crashed on this resource (%v); please report it with the resource", p)
+			err = fmt.Errorf("crashed in Istio's validation (%v); please report it with the resource", p)
 		}
 	}()
 	return r.Istio.validate(config.Config{
