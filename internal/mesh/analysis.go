@@ -302,22 +302,23 @@ func (ix *index) namespace(ns string) string {
 }
 
 // mtlsConflicts checks a DestinationRule's client TLS against the
-// PeerAuthentication of the workloads behind its host.
+// PeerAuthentication of the workloads behind its host: the rule's own
+// traffic policy against every workload, and each subset's against the
+// workloads that carry the subset's labels.
 func (ix *index) mtlsConflicts(r *Resource, dr *networking.DestinationRule, w *yamlnode.Walker) []Finding {
-	tp := dr.GetTrafficPolicy()
-	if tp == nil {
-		return nil
-	}
 	type setting struct {
-		port uint32 // 0: every port
-		tls  *networking.ClientTLSSettings
-		node *yaml.Node
+		port   uint32 // 0: every port
+		tls    *networking.ClientTLSSettings
+		node   *yaml.Node
+		subset *networking.Subset // nil: the rule's own traffic policy
 	}
 	var settings []setting
-	if tp.GetTls() != nil {
-		settings = append(settings, setting{0, tp.GetTls(), path(r.Spec, w, "trafficPolicy", "tls")})
-	}
-	if pls := path(r.Spec, w, "trafficPolicy", "portLevelSettings"); pls != nil || len(tp.GetPortLevelSettings()) > 0 {
+	// add collects the TLS settings of a traffic policy at node.
+	add := func(tp *networking.TrafficPolicy, node *yaml.Node, subset *networking.Subset) {
+		if tp.GetTls() != nil {
+			settings = append(settings, setting{0, tp.GetTls(), path(node, w, "tls"), subset})
+		}
+		pls := path(node, w, "portLevelSettings")
 		for i, pl := range tp.GetPortLevelSettings() {
 			if pl.GetTls() == nil {
 				continue
@@ -326,8 +327,17 @@ func (ix *index) mtlsConflicts(r *Resource, dr *networking.DestinationRule, w *y
 			if pls != nil && pls.Kind == yaml.SequenceNode && i < len(pls.Content) {
 				n = path(w.Resolve(pls.Content[i]), w, "tls")
 			}
-			settings = append(settings, setting{pl.GetPort().GetNumber(), pl.GetTls(), n})
+			settings = append(settings, setting{pl.GetPort().GetNumber(), pl.GetTls(), n, subset})
 		}
+	}
+	add(dr.GetTrafficPolicy(), path(r.Spec, w, "trafficPolicy"), nil)
+	subsets := path(r.Spec, w, "subsets")
+	for i, ss := range dr.GetSubsets() {
+		var n *yaml.Node
+		if subsets != nil && subsets.Kind == yaml.SequenceNode && i < len(subsets.Content) {
+			n = path(w.Resolve(subsets.Content[i]), w, "trafficPolicy")
+		}
+		add(ss.GetTrafficPolicy(), n, ss)
 	}
 	if len(settings) == 0 {
 		return nil
@@ -339,6 +349,9 @@ func (ix *index) mtlsConflicts(r *Resource, dr *networking.DestinationRule, w *y
 				continue
 			}
 			for _, s := range settings {
+				if s.subset != nil && !matches(s.subset.GetLabels(), wl.PodLabels) {
+					continue
+				}
 				ports := []uint32{0}
 				if s.port != 0 {
 					ports = []uint32{svc.ports[s.port]}
@@ -366,9 +379,13 @@ func (ix *index) mtlsConflicts(r *Resource, dr *networking.DestinationRule, w *y
 						if port != 0 {
 							where = "port " + strconv.Itoa(int(port))
 						}
+						host := fmt.Sprintf("host %q", dr.GetHost())
+						if s.subset != nil {
+							host = fmt.Sprintf("subset %q of %s", s.subset.GetName(), host)
+						}
 						out = append(out, Finding{Pos: at, Severity: Error, Rule: RuleMTLSConflict, Resource: r.Ref(),
-							Message: fmt.Sprintf("tls.mode %s for host %q conflicts with %s's mTLS mode %s on %s (%s at %s): %s",
-								s.tls.GetMode(), dr.GetHost(), wl.Kind+" "+wl.Namespace+"/"+wl.Name, mode, where, pa.Ref(), pa.NamePos, msg)})
+							Message: fmt.Sprintf("tls.mode %s for %s conflicts with %s's mTLS mode %s on %s (%s at %s): %s",
+								s.tls.GetMode(), host, wl.Kind+" "+wl.Namespace+"/"+wl.Name, mode, where, pa.Ref(), pa.NamePos, msg)})
 						break
 					}
 				}

@@ -261,3 +261,63 @@ spec:
 		t.Errorf("without policies: findings %v, ignored %v; want none and the analysis finding", rep.Findings, rep.Ignored)
 	}
 }
+
+// TestMTLSSubsets checks a subset's own traffic policy against the
+// workloads that carry the subset's labels, and only those.
+func TestMTLSSubsets(t *testing.T) {
+	t.Parallel()
+	var b strings.Builder
+	b.WriteString(`apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: payments}
+spec:
+  mtls: {mode: STRICT}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: payments, namespace: payments}
+spec:
+  host: payments.payments.svc.cluster.local
+  subsets:
+    - name: v1
+      labels: {version: v1}
+      trafficPolicy:
+        tls: {mode: ISTIO_MUTUAL}
+    - name: v2
+      labels: {version: v2}
+      trafficPolicy:
+        portLevelSettings:
+          - port: {number: 80}
+            tls:
+              mode: SIMPLE
+---
+apiVersion: v1
+kind: Service
+metadata: {name: payments, namespace: payments}
+spec:
+  selector: {app: payments}
+  ports: [{port: 80, targetPort: 8080}]
+`)
+	for _, v := range []string{"v1", "v2"} {
+		fmt.Fprintf(&b, `---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: payments-%[1]s, namespace: payments}
+spec:
+  template:
+    metadata:
+      labels: {app: payments, version: %[1]s}
+`, v)
+	}
+	set := mesh.NewSet("")
+	set.Add("subsets.yaml", []byte(b.String()), "")
+	rep, err := mesh.Check(context.Background(), set, mesh.Options{Checks: []mesh.Layer{mesh.LayerAnalysis}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `subsets.yaml:23:21: error: tls.mode SIMPLE for subset "v2" of host "payments.payments.svc.cluster.local" conflicts with Deployment payments/payments-v2's mTLS mode STRICT on port 8080 (PeerAuthentication payments/default at subsets.yaml:3:18): the workload accepts only Istio mutual TLS and clients would present no client certificate; drop the DestinationRule's tls or set ISTIO_MUTUAL [analysis.mtls-conflict]
+`
+	if diff := cmp.Diff(want, lines(rep)); diff != "" {
+		t.Errorf("findings (-want +got):\n%s", diff)
+	}
+}
