@@ -281,3 +281,62 @@ func TestMeshCheckEvidenceSpooled(t *testing.T) {
 		t.Errorf("evidence verify exited %d:\n%s%s", v.code, v.stdout, v.stderr)
 	}
 }
+
+// TestMeshTestPolicies runs the policy and test that docs/policies.md shows
+// under "Writing your own", then a failing test and a file that does not
+// compile.
+func TestMeshTestPolicies(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/policies.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, _ := strings.Cut(string(doc), "## Writing your own")
+	var blocks []string
+	for _, part := range strings.Split(section, "```rego\n")[1:] {
+		code, _, _ := strings.Cut(part, "```")
+		blocks = append(blocks, code)
+	}
+	if len(blocks) < 2 {
+		t.Fatalf("docs/policies.md shows %d Rego blocks under Writing your own, want the policy and its test", len(blocks))
+	}
+	dir := t.TempDir()
+	write := func(name, text string) {
+		t.Helper()
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("plaintext.rego", blocks[0])
+	write("plaintext_test.rego", blocks[1])
+	if r := promote(t, nil, "mesh", "test-policies", dir); r.code != ExitOK || r.stdout != "2 passed, 0 failed, 0 skipped\n" {
+		t.Fatalf("the documented policy: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := promote(t, nil, "mesh", "test-policies", "-v", dir); r.code != ExitOK || !strings.Contains(r.stdout, "plaintext_test.rego:") || strings.Contains(r.stdout, "promote:mesh/") {
+		t.Errorf("-v lists the passing tests of DIR only: exit %d\n%s", r.code, r.stdout)
+	}
+
+	write("more_test.rego", `package promote.mesh.plaintext_test
+
+import data.promote.mesh.plaintext
+
+test_wrong if {
+	print("looking at", count(plaintext.findings))
+	count(plaintext.findings) == 1 with input as {"resources": []}
+}
+`)
+	r := promote(t, nil, "mesh", "test-policies", dir)
+	want := filepath.Join(dir, "more_test.rego") + ":5: promote.mesh.plaintext_test.test_wrong: FAIL\n"
+	if r.code != ExitFindings || !strings.HasPrefix(r.stdout, want) || !strings.Contains(r.stdout, "\tlooking at 0") || !strings.HasSuffix(r.stdout, "2 passed, 1 failed, 0 skipped\n") {
+		t.Errorf("a failing test: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	write("broken.rego", "package promote.mesh.broken\n\nfindings contains f if {\n\tf := undefined_thing\n}\n")
+	r = promote(t, nil, "mesh", "test-policies", dir)
+	if r.code != ExitBadInput || !strings.Contains(r.stderr, filepath.Join(dir, "broken.rego")+":4:") {
+		t.Errorf("a file that does not compile: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := promote(t, nil, "mesh", "test-policies"); r.code != ExitOK || !strings.HasSuffix(r.stdout, " passed, 0 failed, 0 skipped\n") {
+		t.Errorf("the shipped tests: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
