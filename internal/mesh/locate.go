@@ -18,9 +18,9 @@ const locateBudget = 256
 // locator finds which part of a spec a message of Istio's validation is
 // about. Istio's messages carry no position, so it asks Istio: it sets one
 // part of a copy of the spec aside at a time (a field cleared, a list item
-// or map entry emptied), validates the copy again, and descends into the
-// part whose absence makes the message go away, as far as the message
-// follows. It then maps that part back to its YAML node.
+// emptied or removed, a map entry removed), validates the copy again, and
+// descends into the part whose absence makes the message go away, as far as
+// the message follows. It then maps that part back to its YAML node.
 type locator struct {
 	r        *Resource
 	messages func(proto.Message) []string // Istio's messages for a spec
@@ -54,11 +54,11 @@ func (l *locator) locate(msg string) *yaml.Node {
 	return l.node(path)
 }
 
-// culprit returns path extended by the first part of the message at path
-// whose absence makes the current message go away. A list or map with a single culprit item among
-// several is descended into; with a single item, only when something inside
-// the item is the culprit, so that a message about the whole list points at
-// the list.
+// culprit returns path extended by the part of the message at path whose
+// absence makes the current message go away. A list or map is descended
+// into when one of several items is the culprit; with a single item, only
+// when something inside the item is, so that a message about the whole
+// list points at the list.
 func (l *locator) culprit(path []step) ([]step, bool) {
 	root := proto.Clone(l.r.Message)
 	m := resolve(root.ProtoReflect(), path)
