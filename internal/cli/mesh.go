@@ -357,11 +357,17 @@ func (c *Command) meshManifest(rt *actions.Runtime, o meshOptions) (*manifest.Ma
 // together with the shipped policies and their library, with the OPA that
 // mesh check uses, as `opa test` would without a copy of the library.
 func (c *Command) meshTestPolicies(ctx context.Context, args []string) error {
-	fs := c.flags("mesh test-policies", "mesh test-policies [-v] [DIR ...]\n\n"+
-		"Runs the Rego tests (*_test.rego) of the policies in each DIR, with Promote's shipped\n"+
-		"policies and their library (data.promote.mesh.istio) loaded, as mesh check loads them.\n"+
-		"Without DIRs it runs the shipped policies' own tests.")
+	usage := "mesh test-policies [-v] [DIR ...]\n\n" +
+		"Runs the Rego tests (*_test.rego) of the policies in each DIR, with Promote's shipped\n" +
+		"policies and their library (data.promote.mesh.istio) loaded, as mesh check loads them.\n" +
+		"Without DIRs it runs the shipped policies' own tests."
+	fs := c.flags("mesh test-policies", usage)
 	verbose := fs.Bool("v", false, "also list the tests that pass, and what each printed")
+	fs.Usage = func() { // not an action: no inputs
+		fmt.Fprintf(c.Stderr, "Usage: promote %s\n\nFlags:\n", usage)
+		fs.PrintDefaults()
+		fmt.Fprintf(c.Stderr, "\n%s", exitCodes)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
