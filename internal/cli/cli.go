@@ -59,7 +59,7 @@ func subcommands() []subcommand {
 	return []subcommand{
 		{"plan", "compute the promotion plan of a manifest and show it", runPlan},
 		{"run", "promote: deploy the plan's nodes in dependency order, in parallel", runRun},
-		{"mesh", "check Istio YAML: schema, Istio's rules, cross-resource analysis, Rego policies", runMesh},
+		{"mesh", "check Istio YAML (schema, Istio's rules, analysis, Rego policies); test your policies", runMesh},
 		{"evidence", "verify the evidence chain, print its public keys, check its S3 bucket", runEvidence},
 		{"schema", "print the JSON Schema of promotion.yaml", runSchema},
 		{"version", "print promote's version", runVersion},
