@@ -127,6 +127,9 @@ func istioctl(b *testing.B, args ...string) {
 	if bin == "" {
 		b.Skip("set ISTIOCTL to an istioctl binary to compare (make bench builds one into .tools/bin)")
 	}
+	if _, err := os.Stat(bin); err != nil && !filepath.IsAbs(bin) {
+		bin = filepath.Join("..", "..", bin) // relative to the repository, not this package
+	}
 	file := filepath.Join(b.TempDir(), "corpus.yaml")
 	if err := os.WriteFile(file, corpus(b), 0o644); err != nil {
 		b.Fatal(err)
