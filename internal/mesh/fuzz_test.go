@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unicode/utf16"
 
 	"github.com/promote-dev/promote/internal/mesh"
 )
@@ -46,8 +47,20 @@ func FuzzLoad(f *testing.F) {
 }
 
 // lineBreaks counts line breaks as the YAML library does: CRLF, CR and LF,
-// and also NEL, LS and PS, which it takes from YAML 1.1.
+// and also NEL, LS and PS, which it takes from YAML 1.1, in UTF-16 too when
+// a byte order mark says so.
 func lineBreaks(data []byte) int {
+	if len(data) >= 2 && (data[0] == 0xFE && data[1] == 0xFF || data[0] == 0xFF && data[1] == 0xFE) {
+		units := make([]uint16, 0, len(data)/2)
+		for i := 2; i+1 < len(data); i += 2 {
+			if data[0] == 0xFE {
+				units = append(units, uint16(data[i])<<8|uint16(data[i+1]))
+			} else {
+				units = append(units, uint16(data[i+1])<<8|uint16(data[i]))
+			}
+		}
+		data = []byte(string(utf16.Decode(units)))
+	}
 	n := 0
 	for i := 0; i < len(data); i++ {
 		switch {
