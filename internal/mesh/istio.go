@@ -63,16 +63,16 @@ func placeIstio(ctx context.Context, resources []*Resource, found [][]Finding) e
 		r *Resource
 		f *Finding
 	}
-	var todo []message
+	var toPlace []message
 	for i, fs := range found {
 		for j := range fs {
-			if f := &fs[j]; (f.Rule == RuleIstio || f.Rule == RuleIstioWarning) && len(todo) < maxPlaced {
-				todo = append(todo, message{resources[i], f})
+			if f := &fs[j]; (f.Rule == RuleIstio || f.Rule == RuleIstioWarning) && len(toPlace) < maxPlaced {
+				toPlace = append(toPlace, message{resources[i], f})
 			}
 		}
 	}
-	_, err := forEach(ctx, len(todo), func(k int) []Finding {
-		m := todo[k]
+	_, err := forEach(ctx, len(toPlace), func(k int) []Finding {
+		m := toPlace[k]
 		l := &locator{r: m.r, messages: func(spec proto.Message) []string {
 			w, e := istioValidate(m.r, spec)
 			return append(split(e), split(w)...)

@@ -3,6 +3,7 @@ package mesh_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 
@@ -13,8 +14,12 @@ import (
 // position, are placed: at the part of the spec each is about.
 func TestIstioPositions(t *testing.T) {
 	t.Parallel()
+	data, err := os.ReadFile("testdata/istio-messages.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
 	set := mesh.NewSet("")
-	set.Add("istio.yaml", []byte(istioErrors), "")
+	set.Add("istio.yaml", data, "")
 	rep, err := mesh.Check(context.Background(), set, mesh.Options{Checks: []mesh.Layer{mesh.LayerIstio}})
 	if err != nil {
 		t.Fatal(err)
@@ -48,102 +53,3 @@ func TestIstioPositions(t *testing.T) {
 		}
 	}
 }
-
-const istioErrors = `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: deny-nothing
-  namespace: payments
-spec:
-  action: DENY
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: conditions
-  namespace: payments
-spec:
-  rules:
-    - from:
-        - source:
-            principals: ["cluster.local/ns/a/sa/b"]
-    - from:
-        - source:
-            principals: ["cluster.local/ns/a/sa/b"]
-      to:
-        - operation:
-            paths: ["/ok", "/{**}/x/{*}"]
-      when:
-        - key: request.headers[x]
-          values: ["a"]
-        - key: bogus.key
-          values: ["a"]
----
-apiVersion: security.istio.io/v1
-kind: RequestAuthentication
-metadata:
-  name: jwt
-  namespace: payments
-spec:
-  jwtRules:
-    - issuer: "https://a"
-      jwksUri: "https://a/keys"
-    - issuer: "https://b"
-      jwksUri: "not a url"
----
-apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata:
-  name: dr
-  namespace: payments
-spec:
-  host: payments
-  subsets:
-    - name: v1
-      labels: {version: v1}
-    - name: ""
-      labels: {version: v2}
-  trafficPolicy:
-    connectionPool:
-      tcp:
-        maxConnections: -1
----
-apiVersion: networking.istio.io/v1
-kind: VirtualService
-metadata:
-  name: vs
-  namespace: payments
-spec:
-  hosts: ["payments"]
-  http:
-    - route:
-        - destination: {host: payments, subset: v1}
-    - match:
-        - uri: {prefix: /x}
-      route:
-        - destination: {host: payments}
----
-apiVersion: security.istio.io/v1
-kind: PeerAuthentication
-metadata:
-  name: default
-  namespace: payments
-spec:
-  mtls:
-    mode: STRICT
-  portLevelMtls:
-    8080:
-      mode: DISABLE
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: ext-authz
-  namespace: payments
-spec:
-  rules:
-    - to:
-        - operation:
-            paths: ["/api/*"]
-  action: CUSTOM
-`
