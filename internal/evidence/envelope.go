@@ -120,7 +120,9 @@ func decodeBase64(b []byte) ([]byte, error) {
 type statement struct {
 	predicateType string
 	commit        string
-	predicate     Predicate
+	// subjects are the subjects with a sha256 digest, in order.
+	subjects  []Subject
+	predicate Predicate
 }
 
 var (
@@ -195,9 +197,11 @@ func decodeStatement(payload []byte) (*statement, error) {
 // commit.
 func (r *jsonReader) subject(st *statement) error {
 	var algs [][]byte
+	var name, sha []byte
 	_, err := r.fields("subject", subjectFields, func(i int) error {
 		if i == 0 {
-			_, err := r.rawStr()
+			var err error
+			name, err = r.rawStr()
 			return err
 		}
 		return r.object(func(alg []byte) error {
@@ -215,11 +219,17 @@ func (r *jsonReader) subject(st *statement) error {
 				}
 				st.commit = string(d)
 			}
+			if string(alg) == string(intoto.AlgorithmSHA256) {
+				sha = d
+			}
 			return nil
 		})
 	})
 	if err == nil && len(algs) == 0 {
 		err = errors.New("subject without a digest")
+	}
+	if err == nil && sha != nil {
+		st.subjects = append(st.subjects, Subject{Name: string(name), SHA256: string(sha)})
 	}
 	return err
 }

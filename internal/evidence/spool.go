@@ -89,6 +89,21 @@ func (s Spool) Put(ctx context.Context, signer sign.Signer, records []Record, bl
 	return name, f.Close()
 }
 
+// Check reports whether the spool can take a batch: it creates the
+// directory if needed and writes and removes a file there.
+func (s Spool) Check() error {
+	if err := os.MkdirAll(s.Dir, 0o700); err != nil {
+		return fmt.Errorf("create the spool: %w", err)
+	}
+	f, err := os.CreateTemp(s.Dir, ".check-*")
+	if err != nil {
+		return fmt.Errorf("write the spool: %w", err)
+	}
+	name := f.Name()
+	f.Close()
+	return os.Remove(name)
+}
+
 // Pending lists the spooled batches, oldest first.
 func (s Spool) Pending() ([]string, error) {
 	entries, err := os.ReadDir(s.Dir)

@@ -113,13 +113,20 @@ type Verifier struct {
 // the Report; the error is for what stopped the check, such as a store that
 // cannot be listed or read.
 func (v *Verifier) Verify(ctx context.Context, store Store) (*Report, error) {
+	report, _, err := v.verify(ctx, store)
+	return report, err
+}
+
+// verify checks the log as Verify documents and also returns what it
+// learned about each record, in sequence order.
+func (v *Verifier) verify(ctx context.Context, store Store) (*Report, []recordResult, error) {
 	keys, err := store.List(ctx, RecordsPrefix)
 	if err != nil {
-		return nil, fmt.Errorf("listing evidence records: %w", err)
+		return nil, nil, fmt.Errorf("listing evidence records: %w", err)
 	}
 	cpKeys, err := store.List(ctx, CheckpointsPrefix)
 	if err != nil {
-		return nil, fmt.Errorf("listing evidence checkpoints: %w", err)
+		return nil, nil, fmt.Errorf("listing evidence checkpoints: %w", err)
 	}
 	report := &Report{Checkpoints: []CheckedCheckpoint{}, Failures: []Failure{}}
 
@@ -186,7 +193,7 @@ func (v *Verifier) Verify(ctx context.Context, store Store) (*Report, error) {
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("verifying evidence: %w", err)
+		return nil, nil, fmt.Errorf("verifying evidence: %w", err)
 	}
 
 	report.Records = len(records)
@@ -219,7 +226,7 @@ func (v *Verifier) Verify(ctx context.Context, store Store) (*Report, error) {
 	slices.SortStableFunc(report.Failures, func(a, b Failure) int {
 		return cmp.Or(cmp.Compare(a.Key, b.Key), cmp.Compare(a.Seq, b.Seq), cmp.Compare(a.Reason, b.Reason))
 	})
-	return report, nil
+	return report, records, nil
 }
 
 func (r *Report) fail(key string, seq uint64, reason string) {
@@ -269,7 +276,9 @@ type recordResult struct {
 	havePayload   bool
 	// predicate is the statement's predicate, if it decoded.
 	predicate *Predicate
-	failures  []string
+	// st is the whole statement, if it decoded.
+	st       *statement
+	failures []string
 }
 
 func (r *recordResult) fail(format string, args ...any) {
@@ -296,6 +305,7 @@ func (r *recordResult) parse(data []byte) *envelope {
 		r.fail("payload is not a Promote in-toto statement: %v", err)
 		return env
 	}
+	r.st = st
 	r.predicate = &st.predicate
 	if st.predicate.Seq != r.seq {
 		r.fail("payload says seq %d but the key says %d: records were renamed, swapped or copied", st.predicate.Seq, r.seq)
