@@ -4,8 +4,6 @@ import (
 	"cmp"
 	"context"
 	"crypto"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,7 +18,6 @@ import (
 	"github.com/promote-dev/promote/internal/actions"
 	"github.com/promote-dev/promote/internal/evidence"
 	"github.com/promote-dev/promote/internal/manifest"
-	"github.com/promote-dev/promote/internal/plan"
 	"github.com/promote-dev/promote/internal/run"
 	"github.com/promote-dev/promote/internal/sign"
 	"github.com/promote-dev/promote/internal/store"
@@ -108,41 +105,85 @@ func spoolOf(m *manifest.Manifest) evidence.Spool {
 	return evidence.Spool{Dir: filepath.Join(filepath.Dir(m.File), ".promote", "spool")}
 }
 
-// sealRun records every node of a finished run as signed evidence, in one
-// batch: one signing call, however many nodes. Records spooled by earlier
-// runs go first. When the store cannot take them, the records are signed
-// into the spool instead, and the next run or promote evidence flush
-// appends them: nothing is lost.
-func (c *Command) sealRun(ctx context.Context, rt *actions.Runtime, m *manifest.Manifest, p *plan.Plan, st *run.Status) (int, error) {
-	records, err := c.runRecords(rt, p, st)
+// ledger is a manifest's evidence opened for sealing: the signer and its
+// public keys, the store, and the spool for when the store cannot take the
+// records.
+type ledger struct {
+	m      *manifest.Manifest
+	signer sign.Signer
+	keys   map[string]crypto.PublicKey
+	// store is nil when it could not be reached; storeErr says why.
+	store    evidence.Store
+	storeErr error
+	spool    evidence.Spool
+}
+
+// openLedger opens the manifest's signer and store, signing nothing: it
+// loads the signer's public keys (creating a local key on first use, or
+// reading the Vault key), opens the store and lists its checkpoints. A
+// store that cannot be reached is no error as long as the spool can hold
+// the records until it can; when neither works, nothing could be
+// recorded, and openLedger says so.
+func (c *Command) openLedger(ctx context.Context, rt *actions.Runtime, m *manifest.Manifest) (*ledger, error) {
+	signer, err := c.evidenceSigner(ctx, rt, m, true)
 	if err != nil {
-		return 0, err
+		return nil, err
 	}
-	return c.sealRecords(ctx, rt, m, records, nil)
+	keys, err := signer.PublicKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("read the public keys of the evidence signer: %w", err)
+	}
+	l := &ledger{m: m, signer: signer, keys: keys, spool: spoolOf(m)}
+	store, _, err := c.evidenceStore(ctx, m)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return nil, err // the store is misconfigured, not unreachable
+	}
+	if err == nil {
+		_, err = store.List(ctx, evidence.CheckpointsPrefix)
+	}
+	if err == nil {
+		l.store = store
+		return l, nil
+	}
+	l.storeErr = err
+	if serr := l.spool.Check(); serr != nil {
+		return nil, fmt.Errorf("the evidence store %s cannot be reached (%w) and the spool cannot hold the records either (%w): make the store reachable or %s writable", m.Evidence.Store, err, serr, l.spool.Dir)
+	}
+	return l, nil
 }
 
 // sealRecords signs and appends records to the manifest's evidence store,
 // after what earlier runs spooled; blobs (such as reports the records cover)
 // are written to the store first, once. When the store is unavailable the
-// records and blobs are signed into the spool, and sealRecords reports 0.
+// records and blobs are signed into the spool instead, and sealRecords
+// reports 0.
 func (c *Command) sealRecords(ctx context.Context, rt *actions.Runtime, m *manifest.Manifest, records []evidence.Record, blobs map[string][]byte) (int, error) {
-	signer, err := c.evidenceSigner(ctx, rt, m, true)
+	l, err := c.openLedger(ctx, rt, m)
 	if err != nil {
 		return 0, err
 	}
-	spool := spoolOf(m)
-	store, _, err := c.evidenceStore(ctx, m)
+	return c.seal(ctx, rt, l, records, blobs)
+}
+
+// seal appends records (and the blobs they cover) to the ledger's store,
+// after what earlier runs spooled, in one batch: one signing call however
+// many records. When the store cannot take them, they are signed into the
+// spool, and the next run or promote evidence flush appends them: nothing
+// is lost.
+func (c *Command) seal(ctx context.Context, rt *actions.Runtime, l *ledger, records []evidence.Record, blobs map[string][]byte) (int, error) {
+	err := l.storeErr
 	if err == nil {
-		err = c.flushSpool(ctx, spool, store, signer)
+		err = c.flushSpool(ctx, l.spool, l.store, l.signer, l.keys)
 	}
 	if err == nil {
-		err = evidence.CreateBlobs(ctx, store, blobs)
+		err = evidence.CreateBlobs(ctx, l.store, blobs)
 	}
 	if err == nil {
-		_, err = evidence.Append(ctx, store, signer, records)
+		_, err = evidence.Append(ctx, l.store, l.signer, records)
 	}
 	if err != nil {
-		file, serr := spool.Put(ctx, signer, records, blobs)
+		file, serr := l.spool.Put(ctx, l.signer, records, blobs)
 		if serr != nil {
 			return 0, fmt.Errorf("seal the evidence of this run: %w; spooling it failed too: %w", err, serr)
 		}
@@ -153,7 +194,7 @@ func (c *Command) sealRecords(ctx context.Context, rt *actions.Runtime, m *manif
 		case n > 1:
 			covered = fmt.Sprintf(" with the %d reports they cover", n)
 		}
-		msg := fmt.Sprintf("the evidence store %s is unavailable (%v); %d records are signed and spooled%s in %s until the next run or `promote evidence flush` appends them", m.Evidence.Store, err, len(records), covered, file)
+		msg := fmt.Sprintf("the evidence store %s is unavailable (%v); %d records are signed and spooled%s in %s until the next run or `promote evidence flush` appends them", l.m.Evidence.Store, err, len(records), covered, file)
 		fmt.Fprintf(c.Stderr, "promote: %s\n", msg)
 		_ = rt.Annotate(actions.Annotation{Level: actions.Warning, Title: "Evidence spooled", Message: msg})
 		return 0, nil
@@ -162,13 +203,9 @@ func (c *Command) sealRecords(ctx context.Context, rt *actions.Runtime, m *manif
 }
 
 // flushSpool appends what earlier runs spooled.
-func (c *Command) flushSpool(ctx context.Context, spool evidence.Spool, store evidence.Store, signer sign.Signer) error {
+func (c *Command) flushSpool(ctx context.Context, spool evidence.Spool, store evidence.Store, signer sign.Signer, keys map[string]crypto.PublicKey) error {
 	pending, err := spool.Pending()
 	if err != nil || len(pending) == 0 {
-		return err
-	}
-	keys, err := signer.PublicKeys(ctx)
-	if err != nil {
 		return err
 	}
 	n, err := spool.Flush(ctx, store, signer, keys)
@@ -178,86 +215,13 @@ func (c *Command) flushSpool(ctx context.Context, spool evidence.Spool, store ev
 	return err
 }
 
-// runRecords are the evidence records of a finished run, one per node.
-func (c *Command) runRecords(rt *actions.Runtime, p *plan.Plan, st *run.Status) ([]evidence.Record, error) {
-	planJSON, err := p.JSON()
-	if err != nil {
-		return nil, err
-	}
-	planSum := sha256.Sum256(planJSON)
-	repo := ""
+// origin names who and what ran a promotion, for its evidence records.
+func (c *Command) origin(rt *actions.Runtime) run.Origin {
+	o := run.Origin{RunURL: rt.RunURL(), Actor: cmp.Or(c.Getenv("GITHUB_ACTOR"), c.Getenv("USER"))}
 	if r := c.Getenv("GITHUB_REPOSITORY"); r != "" {
-		repo = strings.TrimSuffix(cmp.Or(c.Getenv("GITHUB_SERVER_URL"), "https://github.com"), "/") + "/" + r
+		o.Repository = strings.TrimSuffix(cmp.Or(c.Getenv("GITHUB_SERVER_URL"), "https://github.com"), "/") + "/" + r
 	}
-	nodes := map[string]plan.Node{}
-	for _, n := range p.Nodes {
-		nodes[n.ID] = n
-	}
-	var records []evidence.Record
-	for _, n := range st.Nodes {
-		pn := nodes[n.ID]
-		r := evidence.Record{
-			Kind:           evidence.KindPromotion,
-			Repository:     repo,
-			Commit:         p.Commit,
-			Subjects:       []evidence.Subject{{Name: "plan.json", SHA256: hex.EncodeToString(planSum[:])}},
-			Service:        pn.Service,
-			Environment:    pn.Environment,
-			Node:           n.ID,
-			DeploymentID:   n.DeploymentID,
-			WorkflowRunURL: cmp.Or(rt.RunURL(), n.RunURL),
-			Actor:          cmp.Or(c.Getenv("GITHUB_ACTOR"), c.Getenv("USER"), "unknown"),
-			Approvers:      []string{},
-			Outcome:        string(n.State),
-			Attempts:       n.Attempts,
-		}
-		if n.StartedAt != nil {
-			r.StartedAt = *n.StartedAt
-		}
-		if n.FinishedAt != nil {
-			r.FinishedAt = *n.FinishedAt
-		}
-		if r.StartedAt.IsZero() {
-			r.StartedAt = st.StartedAt
-		}
-		if r.FinishedAt.IsZero() {
-			r.FinishedAt = cmp.Or(st.UpdatedAt, r.StartedAt)
-		}
-		records = append(records, r)
-		if gate, ok := gateRecord(r, n); ok {
-			records[len(records)-1].Approvers = gate.Approvers
-			records = append(records, gate)
-		}
-	}
-	return records, nil
-}
-
-// gateRecord is the decision of the required reviewers of a node's
-// environment, when it had any: approved when the last decision approved,
-// rejected otherwise, naming every reviewer who decided. It spans the
-// node's start to the end of its approval wait.
-func gateRecord(promotion evidence.Record, n run.NodeStatus) (evidence.Record, bool) {
-	if len(n.Approvals) == 0 {
-		return evidence.Record{}, false
-	}
-	gate := promotion
-	gate.Kind = evidence.KindGate
-	gate.Attempts = 0
-	gate.Approvers = nil
-	for _, a := range n.Approvals {
-		if !slices.Contains(gate.Approvers, a.Reviewer) {
-			gate.Approvers = append(gate.Approvers, a.Reviewer)
-		}
-	}
-	gate.Outcome = "rejected"
-	if n.Approvals[len(n.Approvals)-1].State == "approved" {
-		gate.Outcome = "approved"
-	}
-	gate.FinishedAt = gate.StartedAt.Add(time.Duration(n.ApprovalWaitSeconds * float64(time.Second)))
-	if gate.FinishedAt.After(promotion.FinishedAt) {
-		gate.FinishedAt = promotion.FinishedAt
-	}
-	return gate, true
+	return o
 }
 
 func runEvidence(ctx context.Context, c *Command, rt *actions.Runtime, args []string) error {
@@ -305,7 +269,11 @@ func (c *Command) evidenceFlush(ctx context.Context, rt *actions.Runtime, args [
 	if err != nil {
 		return err
 	}
-	return c.flushSpool(ctx, spool, store, signer)
+	keys, err := signer.PublicKeys(ctx)
+	if err != nil {
+		return err
+	}
+	return c.flushSpool(ctx, spool, store, signer, keys)
 }
 
 // evidenceManifest reads the manifest and insists on an evidence section.

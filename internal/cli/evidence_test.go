@@ -28,8 +28,8 @@ func TestEvidence(t *testing.T) {
 	t.Parallel()
 	dir := gittest.Init(t, map[string]string{"promotion.yaml": evidenceManifest})
 	manifest := filepath.Join(dir, "promotion.yaml")
-	for range 2 {
-		r := promote(t, nil, "run", "--manifest", manifest, "--status-file", filepath.Join(dir, "status.json"), "--heartbeat", "0")
+	for _, force := range []string{"--force=false", "--force"} {
+		r := promote(t, nil, "run", "--manifest", manifest, "--status-file", filepath.Join(dir, "status.json"), "--heartbeat", "0", force)
 		if r.code != ExitOK || !strings.Contains(r.stdout, "Sealed 4 evidence records in file://.promote/evidence") {
 			t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 		}

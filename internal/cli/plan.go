@@ -31,6 +31,7 @@ type selection struct {
 	services       string
 	changedSince   string
 	withDependents bool
+	commit         string
 }
 
 func (s *selection) register(fs *flag.FlagSet) {
@@ -40,6 +41,41 @@ func (s *selection) register(fs *flag.FlagSet) {
 	fs.StringVar(&s.services, "services", "", "comma-separated services to promote (default: all)")
 	fs.StringVar(&s.changedSince, "changed-since", "", "keep only services owning a file changed since the merge base with this git ref")
 	fs.BoolVar(&s.withDependents, "with-dependents", false, "add every service that depends on a selected one")
+	fs.StringVar(&s.commit, "commit", "", "the full 40-hex SHA of the commit being promoted (default: PROMOTE_COMMIT, then GITHUB_SHA, then the checkout's HEAD); needed outside a git checkout, such as in a source archive")
+}
+
+// commitOf is the commit a selection promotes: --commit, PROMOTE_COMMIT,
+// GITHUB_SHA, or the HEAD of the manifest's git checkout; "" when none
+// names one (a plan outside git simply has no commit, and promote run
+// refuses to deploy it). A commit given explicitly must be a full SHA.
+func (c *Command) commitOf(ctx context.Context, s selection) (string, error) {
+	for _, f := range []struct{ name, value string }{{"--commit", s.commit}, {"PROMOTE_COMMIT", c.Getenv("PROMOTE_COMMIT")}} {
+		if f.value == "" {
+			continue
+		}
+		if commit := strings.ToLower(f.value); isCommit(commit) {
+			return commit, nil
+		}
+		return "", badInput(fmt.Errorf("%s %q: want the full 40-hex commit SHA (git rev-parse HEAD prints it)", f.name, f.value))
+	}
+	if commit := c.Getenv("GITHUB_SHA"); commit != "" {
+		return commit, nil
+	}
+	commit, _ := git.Head(ctx, filepath.Dir(s.manifest))
+	return commit, nil
+}
+
+// isCommit reports whether s is a full commit SHA: 40 lowercase hex digits.
+func isCommit(s string) bool {
+	if len(s) != 40 {
+		return false
+	}
+	for _, r := range s {
+		if !('0' <= r && r <= '9' || 'a' <= r && r <= 'f') {
+			return false
+		}
+	}
+	return true
 }
 
 type planOptions struct {
@@ -90,9 +126,9 @@ func (c *Command) buildPlan(ctx context.Context, rt *actions.Runtime, s selectio
 		return nil, badInput(errors.New("--with-dependents widens --services or --changed-since; give one of them"))
 	}
 
-	commit := c.Getenv("GITHUB_SHA")
-	if commit == "" {
-		commit, _ = git.Head(ctx, dir) // a plan outside git simply has no commit
+	commit, err := c.commitOf(ctx, s)
+	if err != nil {
+		return nil, err
 	}
 	p, err := plan.Build(m, sel, plan.Meta{
 		ManifestBytes: data,

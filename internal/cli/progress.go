@@ -26,6 +26,7 @@ type progress struct {
 	now     func() time.Time
 
 	mu     sync.Mutex
+	commit string
 	last   map[string]run.NodeStatus
 	output map[string][]string
 	latest []run.NodeStatus
@@ -57,10 +58,11 @@ func (p *progress) update(st *run.Status) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.latest = append(p.latest[:0], st.Nodes...)
+	p.commit = st.Commit
 	for _, n := range st.Nodes {
 		prev, seen := p.last[n.ID]
 		p.last[n.ID] = n
-		if seen && prev.State == n.State && prev.Phase == n.Phase {
+		if seen && prev.State == n.State && prev.Phase == n.Phase && prev.Attempts == n.Attempts {
 			continue
 		}
 		if !seen && n.State == run.Pending {
@@ -76,6 +78,9 @@ func (p *progress) transition(n run.NodeStatus) {
 	case run.Running:
 		switch n.Phase {
 		case run.PhaseStarting:
+			if n.Attempts == 0 {
+				return // still asking whether it already succeeded
+			}
 			if n.Attempts > 1 {
 				line = fmt.Sprintf("↻ %s attempt %d", n.ID, n.Attempts)
 			} else {
@@ -94,7 +99,7 @@ func (p *progress) transition(n run.NodeStatus) {
 		}
 	case run.Succeeded:
 		if n.Resumed {
-			line = fmt.Sprintf("✔ %s already succeeded for this commit (%s)", n.ID, n.Message)
+			line = fmt.Sprintf("✔ %s already succeeded for %s (%s): not deployed again", n.ID, cmp.Or(shortCommit(p.commit), "this commit"), n.Message)
 		} else {
 			line = fmt.Sprintf("✔ %s succeeded in %s", n.ID, seconds(n.DeploySeconds+n.ApprovalWaitSeconds))
 		}
@@ -163,10 +168,32 @@ func seconds(s float64) string {
 	return (time.Duration(s * float64(time.Second))).Round(100 * time.Millisecond).String()
 }
 
+func shortCommit(sha string) string {
+	if len(sha) > 12 {
+		return sha[:12]
+	}
+	return sha
+}
+
+// resumed lists the nodes a run skipped because they had already succeeded
+// for its commit.
+func resumed(st *run.Status) []string {
+	var ids []string
+	for _, n := range st.Nodes {
+		if n.Resumed {
+			ids = append(ids, n.ID)
+		}
+	}
+	return ids
+}
+
 // writeResult prints the final table for a terminal.
 func writeResult(w io.Writer, st *run.Status) {
 	fmt.Fprintf(w, "\nResult: %s — %d succeeded, %d failed, %d skipped, %d cancelled\n", st.Result,
 		len(st.IDs(run.Succeeded)), len(st.IDs(run.Failed)), len(st.IDs(run.Skipped)), len(st.IDs(run.Cancelled)))
+	if ids := resumed(st); len(ids) > 0 {
+		fmt.Fprintf(w, "  %d of them had already succeeded for %s and were not deployed again (--force deploys them): %s\n", len(ids), shortCommit(st.Commit), list(ids, 5))
+	}
 	for _, state := range []run.State{run.Failed, run.Skipped, run.Cancelled} {
 		for _, n := range st.Nodes {
 			if n.State == state {
@@ -184,6 +211,9 @@ func summaryMarkdown(st *run.Status) string {
 		len(st.IDs(run.Succeeded)), len(st.IDs(run.Failed)), len(st.IDs(run.Skipped)), len(st.IDs(run.Cancelled)))
 	if st.Commit != "" {
 		fmt.Fprintf(&b, " for commit `%s`", st.Commit)
+	}
+	if ids := resumed(st); len(ids) > 0 {
+		fmt.Fprintf(&b, "; %d of the successes are earlier ones, not deployed again (`--force` deploys them)", len(ids))
 	}
 	b.WriteString(".\n\n| Node | Result | Duration | Approval wait | Attempts | Deployment | Run | Note |\n|---|---|---:|---:|---:|---|---|---|\n")
 	nodes := slices.Clone(st.Nodes)
@@ -204,7 +234,11 @@ func summaryMarkdown(st *run.Status) string {
 			runLink = fmt.Sprintf("[run](%s)", n.RunURL)
 		}
 		note := strings.NewReplacer("|", `\|`, "\n", " ").Replace(n.Message)
-		fmt.Fprintf(&b, "| `%s` | %s %s | %s | %s | %d | %s | %s | %s |\n", n.ID, icon[n.State], n.State,
+		state := string(n.State)
+		if n.Resumed {
+			state, note = "succeeded earlier", "not deployed again: already succeeded for this commit ("+note+")"
+		}
+		fmt.Fprintf(&b, "| `%s` | %s %s | %s | %s | %d | %s | %s | %s |\n", n.ID, icon[n.State], state,
 			seconds(n.DeploySeconds), seconds(n.ApprovalWaitSeconds), n.Attempts, dep, runLink, note)
 	}
 	return b.String()

@@ -13,6 +13,7 @@ import (
 
 	"github.com/promote-dev/promote/internal/actions"
 	"github.com/promote-dev/promote/internal/deploy"
+	"github.com/promote-dev/promote/internal/evidence"
 	"github.com/promote-dev/promote/internal/git"
 	"github.com/promote-dev/promote/internal/github"
 	"github.com/promote-dev/promote/internal/plan"
@@ -32,11 +33,12 @@ type runOptions struct {
 	lockTimeout time.Duration
 	heartbeat   time.Duration
 	soak        string
+	force       bool
 }
 
 func (c *Command) parseRun(rt *actions.Runtime, args []string) (runOptions, error) {
 	o := runOptions{retries: -1}
-	fs := c.flags("run", "run [--plan plan.json | selection flags of promote plan] [--dry-run] [--status-file PATH] [--max-parallel N] [--fail-fast] [--timeout D]")
+	fs := c.flags("run", "run [--plan plan.json | selection flags of promote plan] [--commit SHA] [--dry-run] [--force] [--status-file PATH] [--max-parallel N] [--fail-fast] [--timeout D]")
 	o.selection.register(fs)
 	fs.StringVar(&o.planFile, "plan", "", "run this plan (from promote plan --plan-file) instead of planning now; it must come from the same manifest")
 	fs.BoolVar(&o.dryRun, "dry-run", false, "deploy nothing: print what each node would do, in the order and parallelism of a real run")
@@ -49,6 +51,7 @@ func (c *Command) parseRun(rt *actions.Runtime, args []string) (runOptions, erro
 	fs.DurationVar(&o.lockTimeout, "lock-timeout", 10*time.Minute, "how long a node waits for another promotion of the same service and environment to end")
 	fs.DurationVar(&o.heartbeat, "heartbeat", 30*time.Second, "how often to print what is running; 0 never")
 	fs.StringVar(&o.soak, "soak", "", "replace every environment's soak time with this duration, e.g. 0s to rehearse a promotion (default: the manifest's)")
+	fs.BoolVar(&o.force, "force", false, "deploy every node again, also those that already succeeded for this commit (by default a rerun resumes: it skips them)")
 	if err := parse(fs, rt, args); err != nil {
 		return o, err
 	}
@@ -87,8 +90,15 @@ func runRun(ctx context.Context, c *Command, rt *actions.Runtime, args []string)
 		return publishRun(rt, &run.Status{Version: run.StatusVersion, Result: run.ResultSuccess, Nodes: []run.NodeStatus{}}, o.statusFile)
 	}
 
+	var l *ledger
+	var earlier *run.Earlier
+	if !o.dryRun {
+		if l, earlier, err = c.preflight(ctx, rt, o, p); err != nil {
+			return err
+		}
+	}
 	prog := newProgress(c.Stdout, rt, time.Now)
-	ex, err := c.executor(ctx, rt, o, p, prog)
+	ex, err := c.executor(ctx, rt, o, p, prog, earlier)
 	if err != nil {
 		return err
 	}
@@ -121,6 +131,7 @@ func runRun(ctx context.Context, c *Command, rt *actions.Runtime, args []string)
 		Retries:     retries,
 		Timeout:     o.timeout,
 		FailFast:    o.failFast,
+		Force:       o.force,
 		OnChange: func(st *run.Status) {
 			prog.update(st)
 			writer.Update(st)
@@ -137,7 +148,7 @@ func runRun(ctx context.Context, c *Command, rt *actions.Runtime, args []string)
 	if err := publishRun(rt, st, o.statusFile); err != nil {
 		return err
 	}
-	if err := c.seal(ctx, rt, o, p, st); err != nil {
+	if err := c.sealRun(ctx, rt, l, p, st); err != nil {
 		return err
 	}
 	if st.Fatal != "" {
@@ -176,12 +187,22 @@ func (c *Command) runPlan(ctx context.Context, rt *actions.Runtime, o runOptions
 		return nil, badInput(fmt.Errorf("%s was planned from another manifest than %s (sha256 %.12s, now %.12s); plan again with promote plan --plan-file",
 			o.planFile, o.manifest, p.ManifestSHA256, got))
 	}
+	if o.commit != "" {
+		commit, err := c.commitOf(ctx, o.selection)
+		if err != nil {
+			return nil, err
+		}
+		if p.Commit != "" && p.Commit != commit {
+			return nil, badInput(fmt.Errorf("%s promotes commit %s, not %s (--commit); plan again with promote plan --commit, or leave --commit out", o.planFile, p.Commit, commit))
+		}
+		p.Commit = commit
+	}
 	return p, nil
 }
 
 // executor builds what deploys each node: the command executor for command
 // services, GitHub for workflow services, or a dry run for all.
-func (c *Command) executor(ctx context.Context, rt *actions.Runtime, o runOptions, p *plan.Plan, prog *progress) (run.Executor, error) {
+func (c *Command) executor(ctx context.Context, rt *actions.Runtime, o runOptions, p *plan.Plan, prog *progress, earlier *run.Earlier) (run.Executor, error) {
 	dispatchRef := o.dispatchRef
 	if dispatchRef == "" {
 		dispatchRef = c.Getenv("GITHUB_REF_NAME")
@@ -195,7 +216,11 @@ func (c *Command) executor(ctx context.Context, rt *actions.Runtime, o runOption
 		}
 		return deploy.DryRun{Ref: p.Commit, DispatchRef: dispatchRef, Logger: prog}, nil
 	}
-	ex := deploy.ByKind{Command: &deploy.Command{Dir: filepath.Dir(o.manifest), Ref: p.Commit, Logger: prog}}
+	cmd := &deploy.Command{Dir: filepath.Dir(o.manifest), Ref: p.Commit, Logger: prog}
+	if earlier != nil {
+		cmd.Earlier = earlier
+	}
+	ex := deploy.ByKind{Command: cmd}
 	for _, n := range p.Nodes {
 		if n.Deploy.Workflow == "" {
 			continue
@@ -234,29 +259,87 @@ func publishRun(rt *actions.Runtime, st *run.Status, statusFile string) error {
 	return rt.SetOutput("status_file", statusFile)
 }
 
-// seal records the run's nodes as evidence when the manifest configures it.
-// A dry run deploys nothing and so proves nothing: it seals nothing.
-func (c *Command) seal(ctx context.Context, rt *actions.Runtime, o runOptions, p *plan.Plan, st *run.Status) error {
-	if o.dryRun || !p.Settings.EvidenceEnabled {
-		return nil
+// preflight checks, before the first node starts, what the run needs to
+// name and record what it deploys: a full commit and, when the manifest
+// keeps evidence, a signer that loads and a store it can reach or a spool
+// it can write. It then reads the evidence log, verifying it, to learn which
+// nodes already succeeded for the commit (unless --force). A log that does
+// not verify stops the run: a forged or changed record must not skip a
+// deploy.
+func (c *Command) preflight(ctx context.Context, rt *actions.Runtime, o runOptions, p *plan.Plan) (*ledger, *run.Earlier, error) {
+	if !isCommit(p.Commit) {
+		return nil, nil, badInput(fmt.Errorf("nothing deployed: the plan names no commit to promote (%q), so no deploy could say what it shipped and no evidence could record it; run in a git checkout, pass --commit SHA, or set PROMOTE_COMMIT to the full 40-hex SHA the files are from (GITHUB_SHA in Actions)", p.Commit))
+	}
+	if !p.Settings.EvidenceEnabled {
+		return nil, nil, nil
 	}
 	_, m, err := c.loadManifest(rt, o.manifest, false)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	if m.Evidence == nil {
+		return nil, nil, nil
+	}
+	l, err := c.openLedger(ctx, rt, m)
+	if err != nil {
+		return nil, nil, fmt.Errorf("nothing deployed: this run could not be recorded: %w", err)
+	}
+	warn := func(msg string) {
+		fmt.Fprintf(c.Stderr, "promote: %s\n", msg)
+		_ = rt.Annotate(actions.Annotation{Level: actions.Warning, Title: "Evidence", Message: msg})
+	}
+	if l.store == nil {
+		msg := fmt.Sprintf("the evidence store %s cannot be reached (%v); this run's records will be signed into %s until the next run or `promote evidence flush` appends them", m.Evidence.Store, l.storeErr, l.spool.Dir)
+		if !o.force {
+			msg += "; which nodes already succeeded for this commit cannot be read, so every node is deployed"
+		}
+		warn(msg)
+		return l, nil, nil
+	}
+	if o.force {
+		return l, nil, nil
+	}
+	if err := c.flushSpool(ctx, l.spool, l.store, l.signer, l.keys); err != nil {
+		warn(fmt.Sprintf("the records spooled by earlier runs could not be appended (%v); nodes whose success only they hold are deployed again", err))
+	}
+	entries, err := (&evidence.Verifier{Keys: l.keys}).Read(ctx, l.store)
+	var ue *evidence.UnverifiedError
+	if errors.As(err, &ue) {
+		return nil, nil, &exitError{ExitFindings, fmt.Errorf("nothing deployed: %s: %w; evidence that does not verify cannot be trusted to tell which nodes already succeeded: see every problem with promote evidence verify, or pass --force to deploy every node without reading the evidence", m.Evidence.Store, err)}
+	}
+	if err != nil {
+		warn(fmt.Sprintf("the evidence in %s could not be read (%v), so every node is deployed, also those that already succeeded for this commit", m.Evidence.Store, err))
+		return l, nil, nil
+	}
+	earlier := run.NewEarlier(p, entries)
+	if ids := earlier.OtherManifest(); len(ids) > 0 {
+		fmt.Fprintf(c.Stdout, "Deploying again what succeeded for this commit under another manifest than %s: %s\n", o.manifest, list(ids, 5))
+	}
+	return l, earlier, nil
+}
+
+// sealRun records the run's nodes as evidence when the manifest keeps it
+// (l is its ledger; nil when it keeps none or the run was a dry run, which
+// deploys nothing and so proves nothing). Nodes resumed from an earlier
+// success get no second record.
+func (c *Command) sealRun(ctx context.Context, rt *actions.Runtime, l *ledger, p *plan.Plan, st *run.Status) error {
+	if l == nil {
 		return nil
 	}
-	if len(p.Commit) != 40 {
-		fmt.Fprintf(c.Stderr, "promote: no evidence sealed: the plan names no full commit (%q)\n", p.Commit)
+	records, err := run.Records(p, st, c.origin(rt))
+	if err != nil {
+		return err
+	}
+	if len(records) == 0 {
+		fmt.Fprintf(c.Stdout, "No evidence sealed: every node had already succeeded for this commit, as %s records\n", l.m.Evidence.Store)
 		return nil
 	}
-	n, err := c.sealRun(ctx, rt, m, p, st)
+	n, err := c.seal(ctx, rt, l, records, nil)
 	if err != nil {
 		return err
 	}
 	if n > 0 {
-		fmt.Fprintf(c.Stdout, "Sealed %d evidence records in %s\n", n, m.Evidence.Store)
+		fmt.Fprintf(c.Stdout, "Sealed %d evidence records in %s\n", n, l.m.Evidence.Store)
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -154,22 +155,59 @@ func TestRunPlanFromOtherManifest(t *testing.T) {
 	}
 }
 
+// exampleCopy copies the example repository, without the evidence and keys
+// earlier demos left in it, into a directory of its own (no git checkout,
+// as a source archive has none) and returns its manifest.
+func exampleCopy(t *testing.T) string {
+	t.Helper()
+	src, dst := filepath.Dir(example), t.TempDir()
+	err := filepath.WalkDir(src, func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(src, path)
+		if err != nil {
+			return err
+		}
+		if d.IsDir() {
+			if d.Name() == ".promote" {
+				return filepath.SkipDir
+			}
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		info, err := d.Info()
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, info.Mode().Perm())
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(dst, "promotion.yaml")
+}
+
 // TestRunCommandsAndDryRun runs the example repository's plan as make demo
 // does, with its deploy scripts, and as a dry run.
 func TestRunCommandsAndDryRun(t *testing.T) {
 	t.Parallel()
+	manifest := exampleCopy(t)
 	status := filepath.Join(t.TempDir(), "status.json")
-	env := map[string]string{"PROMOTE_DEMO_DELAY": "0", "PATH": os.Getenv("PATH")}
-	r := promote(t, func(k string) string { return env[k] }, "run", "--manifest", example, "--soak", "0s", "--status-file", status, "--heartbeat", "0")
+	env := map[string]string{"PROMOTE_DEMO_DELAY": "0", "PATH": os.Getenv("PATH"), "PROMOTE_COMMIT": "0123456789abcdef0123456789abcdef01234567"}
+	r := promote(t, func(k string) string { return env[k] }, "run", "--manifest", manifest, "--soak", "0s", "--status-file", status, "--heartbeat", "0")
 	if r.code != ExitOK {
 		t.Fatalf("exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
-	for _, want := range []string{"service-a@dev │ deploying service-a", "✔ service-b@production succeeded", "Result: success — 8 succeeded"} {
+	for _, want := range []string{"service-a@dev │ deploying service-a", "✔ service-b@production succeeded", "Result: success — 8 succeeded", "Sealed 8 evidence records"} {
 		if !strings.Contains(r.stdout, want) {
 			t.Errorf("stdout lacks %q:\n%s", want, r.stdout)
 		}
 	}
-	r = promote(t, nil, "run", "--manifest", example, "--dry-run", "--status-file", status, "--heartbeat", "0", "--to", "dev")
+	r = promote(t, nil, "run", "--manifest", manifest, "--dry-run", "--status-file", status, "--heartbeat", "0", "--to", "dev")
 	if r.code != ExitOK || !strings.Contains(r.stdout, `service-c@dev │ would run "./services/service-c/deploy.sh"`) {
 		t.Errorf("dry run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}

@@ -22,11 +22,18 @@ import (
 // PROMOTE_GITHUB_ENVIRONMENT, PROMOTE_REF, PROMOTE_NODE and PROMOTE_ATTEMPT
 // set. Its output goes to Logger line by line. A command that exits non-zero
 // fails the node and is not retried.
+//
+// A command leaves no record of its own that it ran, so whether a node
+// already succeeded for Ref is Earlier's to say: the evidence log
+// (run.Earlier), when the manifest keeps one.
 type Command struct {
 	Dir    string
 	Ref    string
 	Env    []string // the base environment; nil means os.Environ()
 	Logger Logger
+	// Earlier knows which nodes already succeeded for Ref; nil means
+	// nothing is known and every node is deployed.
+	Earlier run.Resumer
 	// Grace is how long a cancelled command may take to exit after SIGTERM
 	// before its process group is killed; default 10s.
 	Grace time.Duration
@@ -89,6 +96,14 @@ func (c *Command) Deploy(ctx context.Context, n *plan.Node, attempt int, report 
 		return fmt.Errorf("%q exited with status %d", n.Deploy.Command, ee.ExitCode())
 	}
 	return err
+}
+
+// Succeeded asks Earlier whether n already succeeded for Ref.
+func (c *Command) Succeeded(ctx context.Context, n *plan.Node) (bool, string, error) {
+	if c.Earlier == nil {
+		return false, "", run.ErrNoRecord
+	}
+	return c.Earlier.Succeeded(ctx, n)
 }
 
 func (c *Command) copyLines(node string, r io.Reader) {

@@ -131,6 +131,10 @@ type Options struct {
 	Retries  int
 	Timeout  time.Duration
 	FailFast bool
+	// Force deploys every node, also one the executor (a Resumer) knows
+	// already succeeded for the plan's commit. A node's Requires is still
+	// checked.
+	Force bool
 	// Backoff is the wait before retry number attempt (1, 2, ...); default
 	// 2^attempt seconds, at most a minute.
 	Backoff func(attempt int) time.Duration

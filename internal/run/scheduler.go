@@ -208,13 +208,15 @@ func (s *scheduler) work(ctx context.Context, n *node) {
 		s.events <- event{node: n.index, kind: evDone, err: err, resumed: resumed}
 	}
 	if r, ok := s.exec.(Resumer); ok {
-		done, detail, err := r.Succeeded(ctx, n.plan)
-		if err == nil && done {
-			finish(nil, detail)
-			return
-		}
-		if err != nil && !errors.Is(err, ErrNoRecord) {
-			report(Update{Message: fmt.Sprintf("could not check for an earlier success, deploying: %v", err)})
+		if !s.opts.Force {
+			done, detail, err := r.Succeeded(ctx, n.plan)
+			if err == nil && done {
+				finish(nil, detail)
+				return
+			}
+			if err != nil && !errors.Is(err, ErrNoRecord) {
+				report(Update{Message: fmt.Sprintf("could not check for an earlier success, deploying: %v", err)})
+			}
 		}
 		if req := n.plan.Requires; req != nil {
 			prev := &plan.Node{ID: req.ID, Service: n.plan.Service, Environment: req.Environment, GitHubEnvironment: req.GitHubEnvironment}
