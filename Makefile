@@ -101,11 +101,26 @@ $(TOOLS)/istioctl:
 # The main job on the example repository's embedded defaults: check its
 # Istio configuration, plan it, promote it with each service's deploy script (soak times shortened to 2s),
 # sealing signed evidence in examples/.promote (key made on first use), and
-# verify the evidence chain.
-demo: build
+# verify the evidence chain. Run again, it deploys nothing: every node
+# already succeeded for the commit (PROMOTE_FORCE=1 deploys them again).
+#
+# Evidence names the commit promoted. In a git checkout promote reads HEAD;
+# a source archive made by git archive (GitHub's downloads are) has no .git
+# but names its commit in .git_archival.txt; any other copy must be told
+# with PROMOTE_COMMIT=<full SHA>.
+ARCHIVE_COMMIT = $(shell sed -n 's/^node: \([0-9a-f]\{40\}\)$$/\1/p' .git_archival.txt 2>/dev/null)
+demo: export PROMOTE_COMMIT := $(or $(PROMOTE_COMMIT),$(ARCHIVE_COMMIT))
+demo:
+	@if [ -z "$$PROMOTE_COMMIT" ] && ! git -C examples rev-parse -q --verify HEAD >/dev/null 2>&1; then \
+	  echo "make demo: this copy is no git checkout and names no commit, and the demo records which commit it promotes." >&2; \
+	  echo "Run it in a git checkout or in a source archive made by git archive (GitHub's downloads are)," >&2; \
+	  echo "or name the commit these files are from: make demo PROMOTE_COMMIT=<full 40-hex SHA>" >&2; \
+	  exit 2; \
+	fi
+	$(MAKE) build
 	cd examples && ../bin/promote mesh check
 	cd examples && ../bin/promote plan
-	cd examples && ../bin/promote run --soak 2s --status-file ../bin/promote-status.json
+	cd examples && ../bin/promote run --soak 2s --status-file ../bin/promote-status.json $(if $(PROMOTE_FORCE),--force)
 	cd examples && ../bin/promote evidence verify
 
 clean:
