@@ -39,6 +39,14 @@ func commandRepo(t *testing.T, yaml string) (dir, manifest string) {
 	return dir, manifest
 }
 
+// commandRun is the environment and the arguments of a run of manifest,
+// at testCommit, whose status file goes into dir.
+func commandRun(dir, manifest string) (getenv func(string) string, args []string) {
+	env := map[string]string{"PROMOTE_COMMIT": testCommit, "PATH": os.Getenv("PATH")}
+	return func(k string) string { return env[k] },
+		[]string{"run", "--manifest", manifest, "--status-file", filepath.Join(dir, "status.json"), "--heartbeat", "0"}
+}
+
 // deployed returns the lines the deploy commands wrote so far.
 func deployed(t *testing.T, dir string) []string {
 	t.Helper()
@@ -60,9 +68,7 @@ func deployed(t *testing.T, dir string) []string {
 func TestRunResumesFromEvidence(t *testing.T) {
 	t.Parallel()
 	dir, manifest := commandRepo(t, commandManifest)
-	env := map[string]string{"PROMOTE_COMMIT": testCommit, "PATH": os.Getenv("PATH")}
-	getenv := func(k string) string { return env[k] }
-	runArgs := []string{"run", "--manifest", manifest, "--status-file", filepath.Join(dir, "status.json"), "--heartbeat", "0"}
+	getenv, runArgs := commandRun(dir, manifest)
 
 	r := promote(t, getenv, runArgs...)
 	if r.code != ExitOK || !strings.Contains(r.stdout, "Sealed 4 evidence records") {
@@ -238,5 +244,30 @@ func writeFile(t *testing.T, path, content string, mode os.FileMode) {
 	}
 	if err := os.WriteFile(path, []byte(content), mode); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRunFromNeedsEvidence: --from starts at a later environment only when
+// the evidence shows the one before succeeded for the commit.
+func TestRunFromNeedsEvidence(t *testing.T) {
+	t.Parallel()
+	dir, manifest := commandRepo(t, commandManifest)
+	getenv, runArgs := commandRun(dir, manifest)
+
+	r := promote(t, getenv, append(runArgs, "--from", "prod")...)
+	if r.code != ExitFindings || !strings.Contains(r.stdout, "✖ api@prod failed: api@dev has not succeeded for commit "+testCommit) {
+		t.Fatalf("--from prod before dev: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got := deployed(t, dir); len(got) != 0 {
+		t.Fatalf("deployed %q without dev's success", got)
+	}
+	if r = promote(t, getenv, append(runArgs, "--to", "dev")...); r.code != ExitOK {
+		t.Fatalf("--to dev: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r = promote(t, getenv, append(runArgs, "--from", "prod")...); r.code != ExitOK {
+		t.Fatalf("--from prod after dev: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got := deployed(t, dir); len(got) != 4 || !strings.HasPrefix(got[3], "web@prod ") {
+		t.Errorf("deployed %q, want dev then prod", got)
 	}
 }

@@ -348,9 +348,6 @@ func (c *Command) sealRun(ctx context.Context, rt *actions.Runtime, l *ledger, p
 // GITHUB_REPOSITORY, GITHUB_TOKEN or a GitHub App) and checks, before
 // anything is deployed, that the repository and every deploy workflow exist.
 func (c *Command) githubExecutor(ctx context.Context, rt *actions.Runtime, o runOptions, p *plan.Plan, dispatchRef string, prog *progress) (*deploy.GitHub, error) {
-	if p.Commit == "" {
-		return nil, badInput(errors.New("the plan names no commit to promote: run in a git checkout, or set GITHUB_SHA"))
-	}
 	cfg, err := github.ConfigFromEnv(c.Getenv)
 	if err != nil {
 		return nil, badInput(err)
