@@ -185,7 +185,7 @@ func TestRunPreflight(t *testing.T) {
 			stderr: []string{`nothing deployed: the plan names no commit to promote ("")`, "pass --commit SHA, or set PROMOTE_COMMIT"}},
 		{what: "abbreviated commit", args: []string{"--commit", "0123456"}, code: ExitBadInput,
 			stderr: []string{`--commit "0123456": want the full 40-hex commit SHA`}},
-		{what: "commit of another plan", args: []string{"--commit", strings.Repeat("ab", 20)}, code: ExitOK},
+		{what: "--commit wins over PROMOTE_COMMIT", args: []string{"--commit", strings.Repeat("ab", 20)}, code: ExitOK},
 		{what: "unreadable signing key", code: ExitBadInput,
 			setup: func(t *testing.T, dir string) {
 				writeFile(t, filepath.Join(dir, ".promote/keys/evidence.pem"), "not a key\n", 0o600)
@@ -269,5 +269,36 @@ func TestRunFromNeedsEvidence(t *testing.T) {
 	}
 	if got := deployed(t, dir); len(got) != 4 || !strings.HasPrefix(got[3], "web@prod ") {
 		t.Errorf("deployed %q, want dev then prod", got)
+	}
+}
+
+// TestRunPlanCommit: a plan made outside git names no commit, and the run
+// can be told which; a plan that names one is not run as another.
+func TestRunPlanCommit(t *testing.T) {
+	t.Parallel()
+	dir, manifest := commandRepo(t, commandManifest)
+	planFile := filepath.Join(dir, "plan.json")
+	if r := promote(t, nil, "plan", "--manifest", manifest, "--to", "dev", "--plan-file", planFile); r.code != ExitOK {
+		t.Fatalf("plan: exit %d: %s", r.code, r.stderr)
+	}
+	_, runArgs := commandRun(dir, manifest)
+	runArgs = append(runArgs, "--plan", planFile)
+	r := promote(t, func(k string) string { return map[string]string{"PATH": os.Getenv("PATH")}[k] }, runArgs...)
+	if r.code != ExitBadInput || !strings.Contains(r.stderr, "names no commit") {
+		t.Errorf("commitless plan: exit %d, stderr %q; want 2", r.code, r.stderr)
+	}
+	if r = promote(t, nil, append(runArgs, "--commit", testCommit)...); r.code != ExitOK {
+		t.Fatalf("commitless plan with --commit: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if got := deployed(t, dir); len(got) != 2 || got[0] != "api@dev "+testCommit {
+		t.Errorf("deployed %q, want dev at %s", got, testCommit)
+	}
+
+	other := strings.Repeat("ab", 20)
+	if r := promote(t, nil, "plan", "--manifest", manifest, "--to", "dev", "--plan-file", planFile, "--commit", testCommit); r.code != ExitOK {
+		t.Fatalf("plan --commit: exit %d: %s", r.code, r.stderr)
+	}
+	if r = promote(t, nil, append(runArgs, "--commit", other)...); r.code != ExitBadInput || !strings.Contains(r.stderr, "promotes commit "+testCommit+", not "+other) {
+		t.Errorf("plan of another commit: exit %d, stderr %q; want 2", r.code, r.stderr)
 	}
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -187,15 +188,16 @@ func (c *Command) runPlan(ctx context.Context, rt *actions.Runtime, o runOptions
 		return nil, badInput(fmt.Errorf("%s was planned from another manifest than %s (sha256 %.12s, now %.12s); plan again with promote plan --plan-file",
 			o.planFile, o.manifest, p.ManifestSHA256, got))
 	}
-	if o.commit != "" {
+	// A plan made outside git names no commit; the run can still be told.
+	if o.commit != "" || p.Commit == "" {
 		commit, err := c.commitOf(ctx, o.selection)
 		if err != nil {
 			return nil, err
 		}
-		if p.Commit != "" && p.Commit != commit {
+		if o.commit != "" && p.Commit != "" && p.Commit != commit {
 			return nil, badInput(fmt.Errorf("%s promotes commit %s, not %s (--commit); plan again with promote plan --commit, or leave --commit out", o.planFile, p.Commit, commit))
 		}
-		p.Commit = commit
+		p.Commit = cmp.Or(p.Commit, commit)
 	}
 	return p, nil
 }
