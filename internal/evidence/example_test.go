@@ -66,8 +66,19 @@ func Example() {
 		log.Fatal(err)
 	}
 	fmt.Printf("ok: %v, records: %d, checkpointed: %d\n", report.OK(), report.Records, report.TreeSize)
+
+	// A rerun reads the records back, only from a log that verifies, and
+	// finds what already succeeded for its commit.
+	entries, err := (&evidence.Verifier{Keys: keys}).Read(ctx, store)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for id, e := range evidence.LastPromotions(entries, node.Commit) {
+		fmt.Printf("%s %s in record #%d\n", id, e.Outcome, e.Seq)
+	}
 	// Output:
 	// records/00000000000000000001.dsse.json
 	// records/00000000000000000002.dsse.json
 	// ok: true, records: 2, checkpointed: 2
+	// api@production succeeded in record #2
 }
