@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -250,6 +251,10 @@ func (e *encoder) element(n *yaml.Node, path fieldPath, fd protoreflect.FieldDes
 	switch fd.Kind() {
 	case protoreflect.MessageKind, protoreflect.GroupKind:
 		md := fd.Message()
+		if md.FullName() == durationName {
+			e.duration(n, path)
+			return
+		}
 		if n.Kind == yaml.MappingNode && !isWellKnown(md) {
 			e.message(n, path, md, nil)
 			return
@@ -309,12 +314,12 @@ func (e *encoder) mapping(n *yaml.Node, path fieldPath, fd protoreflect.FieldDes
 		if e.skip[p.Key] {
 			continue
 		}
+		sub := e.field(path, p.Key.Value)
+		if !e.checkKey(p.Key, path, fd.MapKey()) {
+			continue
+		}
 		if e.buf[len(e.buf)-1] != '{' {
 			e.buf = append(e.buf, ',')
-		}
-		sub := e.field(path, p.Key.Value)
-		if kd := fd.MapKey(); kd.Kind() != protoreflect.StringKind && p.Key.ShortTag() == "!!str" && p.Key.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
-			e.finding(p.Key, RuleType, "%s: the key must be %s, got the string %q; remove the quotes", e.path(path), kindName(kd), p.Key.Value)
 		}
 		e.line(p.Key, p.Key, sub)
 		e.buf = appendJSONString(e.buf, p.Key.Value)
@@ -322,6 +327,53 @@ func (e *encoder) mapping(n *yaml.Node, path fieldPath, fd protoreflect.FieldDes
 		e.element(p.Value, sub, fd.MapValue())
 	}
 	e.buf = append(e.buf, '}')
+}
+
+// checkKey refuses a map key that is not of the map's key type. Keys are
+// JSON object keys, so always strings: a quoted integer key ("8443") is as
+// good as a bare one, for istioctl (jsonpb reads the key as a JSON number)
+// and for the API server (the CRD declares additionalProperties, and its
+// rules read int(key)). Only decimal integers pass all three.
+func (e *encoder) checkKey(k *yaml.Node, path fieldPath, kd protoreflect.FieldDescriptor) bool {
+	var err error
+	switch kd.Kind() {
+	case protoreflect.StringKind:
+		return true
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		_, err = strconv.ParseInt(k.Value, 10, 32)
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		_, err = strconv.ParseInt(k.Value, 10, 64)
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		_, err = strconv.ParseUint(k.Value, 10, 32)
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		_, err = strconv.ParseUint(k.Value, 10, 64)
+	case protoreflect.BoolKind:
+		if k.Value != "true" && k.Value != "false" {
+			e.finding(k, RuleType, "%s: the key %q is not true or false", e.path(path), k.Value)
+			return false
+		}
+		return true
+	}
+	if err != nil || !jsonInteger.MatchString(k.Value) {
+		e.finding(k, RuleType, "%s: the key %q is not %s; the keys of this map are decimal integers%s, such as 8443", e.path(path), k.Value, kindName(kd), keyRange(kd))
+		return false
+	}
+	return true
+}
+
+// jsonInteger is an integer as JSON writes it, the only form jsonpb reads
+// from a key: no sign but minus, no leading zero.
+var jsonInteger = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+
+// keyRange says which integers an integer kind holds, or "" for 64 bits.
+func keyRange(kd protoreflect.FieldDescriptor) string {
+	switch kd.Kind() {
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		return " from 0 to 4294967295"
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		return " from -2147483648 to 2147483647"
+	}
+	return ""
 }
 
 func (e *encoder) unknownField(k *yaml.Node, path fieldPath, md protoreflect.MessageDescriptor) {
@@ -340,6 +392,60 @@ func (e *encoder) unknownField(k *yaml.Node, path fieldPath, md protoreflect.Mes
 		msg += fmt.Sprintf(" (%s has %s)", md.Name(), strings.Join(names, ", "))
 	}
 	e.finding(k, RuleUnknownField, "%s", msg)
+}
+
+const durationName = "google.protobuf.Duration"
+
+// durationForms says how to write a duration, in the messages.
+const durationForms = "a duration is a number and a unit (ns, us, ms, s, m, h), such as 30ms, 5m or 1h30m"
+
+// duration writes a google.protobuf.Duration in protojson's form ("1.5s").
+// Istio decodes durations with the legacy jsonpb decoder, which reads them
+// with time.ParseDuration (30ms, 5m, 1h30m), as the Kubernetes API server's
+// CEL duration() does; protojson takes only seconds. So the walk judges a
+// duration as Istio does, reports every bad one, and writes null in its
+// place so that protojson decodes the rest. Whether a field takes a zero or
+// negative duration is for Istio's rules to say.
+func (e *encoder) duration(n *yaml.Node, path fieldPath) {
+	e.line(n, nil, path)
+	if n.Kind == yaml.ScalarNode {
+		switch n.ShortTag() {
+		case "!!null":
+			e.buf = append(e.buf, "null"...)
+			return
+		case "!!str":
+			d, err := time.ParseDuration(n.Value)
+			if err == nil {
+				e.buf = appendDuration(e.buf, d)
+				return
+			}
+			e.finding(n, RuleType, "%s: %q is not a duration; %s", e.path(path), n.Value, durationForms)
+		case "!!int", "!!float":
+			e.finding(n, RuleType, "%s: expected a duration, got %s without a unit; %s", e.path(path), yamlnode.Describe(n), durationForms)
+		default:
+			e.finding(n, RuleType, "%s: expected a duration, got %s; %s", e.path(path), yamlnode.Describe(n), durationForms)
+		}
+	} else {
+		e.finding(n, RuleType, "%s: expected a duration, got %s; %s", e.path(path), yamlnode.Describe(n), durationForms)
+	}
+	e.buf = append(e.buf, "null"...)
+}
+
+// appendDuration writes d as protojson reads a duration: seconds with up to
+// nine decimals, both parts of one sign, as jsonpb splits it.
+func appendDuration(buf []byte, d time.Duration) []byte {
+	buf = append(buf, '"')
+	if d < 0 {
+		buf = append(buf, '-')
+	}
+	sec, nsec := d/time.Second, d%time.Second
+	buf = strconv.AppendUint(buf, uint64(max(sec, -sec)), 10)
+	if nsec != 0 {
+		frac := strconv.AppendUint(nil, uint64(1e9+max(nsec, -nsec)), 10)
+		buf = append(buf, '.')
+		buf = append(buf, frac[1:]...)
+	}
+	return append(buf, `s"`...)
 }
 
 // checkEnum refuses enum numbers and unknown names: the CRD schema declares

@@ -1,0 +1,119 @@
+package mesh_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/promote-dev/promote/internal/mesh"
+)
+
+// checkDoc checks one file's text with the layers istioctl validate has.
+func checkDoc(t *testing.T, file, doc string) string {
+	t.Helper()
+	set := mesh.NewSet("")
+	set.Add(file, []byte(doc), "")
+	rep, err := mesh.Check(context.Background(), set, mesh.Options{Checks: []mesh.Layer{mesh.LayerSchema, mesh.LayerIstio}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return lines(rep)
+}
+
+// TestDurations checks durations as Istio reads them: Go durations pass the
+// decoding, anything else is reported where it is with the forms that
+// work, and what Istio's rules refuse of a decoded duration stays theirs.
+func TestDurations(t *testing.T) {
+	t.Parallel()
+	const forms = "a duration is a number and a unit (ns, us, ms, s, m, h), such as 30ms, 5m or 1h30m"
+	for _, tc := range []struct {
+		what, value, want string
+	}{
+		{what: "milliseconds", value: "30ms"},
+		{what: "hours and minutes", value: "1h30m"},
+		{what: "seconds with a fraction", value: "1.5s"},
+		{what: "microseconds", value: "1000us"},
+		{what: "quoted", value: `"5m"`},
+		{what: "null", value: "null"},
+		{what: "words", value: `5 minutes`,
+			want: `d.yaml:8:29: error: spec.trafficPolicy.connectionPool.tcp.connectTimeout: "5 minutes" is not a duration; ` + forms + " [schema.type]\n"},
+		{what: "no unit", value: "10",
+			want: "d.yaml:8:29: error: spec.trafficPolicy.connectionPool.tcp.connectTimeout: expected a duration, got the integer 10 without a unit; " + forms + " [schema.type]\n"},
+		{what: "days", value: "1d",
+			want: `d.yaml:8:29: error: spec.trafficPolicy.connectionPool.tcp.connectTimeout: "1d" is not a duration; ` + forms + " [schema.type]\n"},
+		{what: "protobuf's message form", value: "{seconds: 5}",
+			want: "d.yaml:8:29: error: spec.trafficPolicy.connectionPool.tcp.connectTimeout: expected a duration, got a mapping; " + forms + " [schema.type]\n"},
+		// Decoded, then refused by Istio's rule for connectTimeout.
+		{what: "negative", value: "-1s",
+			want: "d.yaml:8:13: error: duration must be greater than 1ms [istio.invalid]\n"},
+		{what: "finer than a millisecond", value: "1.0001s",
+			want: "d.yaml:8:13: error: only durations to ms precision are supported [istio.invalid]\n"},
+	} {
+		t.Run(tc.what, func(t *testing.T) {
+			t.Parallel()
+			doc := fmt.Sprintf(`apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: reviews}
+spec:
+  host: reviews
+  trafficPolicy:
+    connectionPool:
+      tcp: {connectTimeout: %s}
+`, tc.value)
+			if diff := cmp.Diff(tc.want, checkDoc(t, "d.yaml", doc)); diff != "" {
+				t.Errorf("connectTimeout: %s: findings (-want +got):\n%s", tc.value, diff)
+			}
+		})
+	}
+}
+
+// TestEveryBadValue checks that one run reports every bad duration and map
+// key of a resource, however many there are.
+func TestEveryBadValue(t *testing.T) {
+	t.Parallel()
+	const n = 40
+	var b strings.Builder
+	b.WriteString("apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: reviews}\nspec:\n  host: reviews\n  subsets:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "    - name: s%d\n      labels: {v: s%d}\n      trafficPolicy:\n        outlierDetection: {interval: %d minutes}\n", i, i, i+1)
+	}
+	b.WriteString("---\napiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: p}\nspec:\n  selector: {matchLabels: {app: a}}\n  portLevelMtls:\n")
+	for i := range n {
+		fmt.Fprintf(&b, "    port%d: {mode: STRICT}\n", i)
+	}
+	got := checkDoc(t, "many.yaml", b.String())
+	if c := strings.Count(got, "is not a duration"); c != n {
+		t.Errorf("%d bad durations reported, want %d:\n%s", c, n, got)
+	}
+	if c := strings.Count(got, "is not an integer"); c != n {
+		t.Errorf("%d bad keys reported, want %d:\n%s", c, n, got)
+	}
+}
+
+// TestMapKeys checks integer map keys: quoted or bare, a JSON object key is
+// a string, and only a decimal integer in range is one.
+func TestMapKeys(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct{ key, want string }{
+		{key: `"8443"`},
+		{key: `'8443'`},
+		{key: `8443`},
+		{key: `abc`, want: `k.yaml:6:19: error: spec.portLevelMtls: the key "abc" is not an integer; the keys of this map are decimal integers from 0 to 4294967295, such as 8443 [schema.type]` + "\n"},
+		{key: `"4294967296"`, want: `k.yaml:6:19: error: spec.portLevelMtls: the key "4294967296" is not an integer; the keys of this map are decimal integers from 0 to 4294967295, such as 8443 [schema.type]` + "\n"},
+		{key: `"080"`, want: `k.yaml:6:19: error: spec.portLevelMtls: the key "080" is not an integer; the keys of this map are decimal integers from 0 to 4294967295, such as 8443 [schema.type]` + "\n"},
+	} {
+		doc := fmt.Sprintf(`apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: p}
+spec:
+  selector: {matchLabels: {app: a}}
+  portLevelMtls: {%s: {mode: STRICT}}
+`, tc.key)
+		if diff := cmp.Diff(tc.want, checkDoc(t, "k.yaml", doc)); diff != "" {
+			t.Errorf("key %s: findings (-want +got):\n%s", tc.key, diff)
+		}
+	}
+}
