@@ -5,6 +5,7 @@ package mesh
 const (
 	RuleSyntax       = "schema.syntax"
 	RuleNotResource  = "schema.not-resource"
+	RuleUnknownKind  = "schema.unknown-kind"
 	RuleDuplicateKey = "schema.duplicate-key"
 	RuleUnknownField = "schema.unknown-field"
 	RuleMetadata     = "schema.metadata"
@@ -28,6 +29,8 @@ var builtinRules = []Rule{
 		"The YAML parser stopped at this line; nothing after it in the file was checked. Fix the syntax (indentation, an unclosed quote or bracket, a tab used for indentation)."},
 	{RuleNotResource, LayerSchema, Error, "A document is not a Kubernetes resource.",
 		"Every YAML document must be a mapping with string fields `apiVersion` and `kind`. Remove stray documents or add the missing fields."},
+	{RuleUnknownKind, LayerSchema, Error, "A document names a kind or API version Istio does not serve.",
+		"The document's `apiVersion` is in an Istio API group (`*.istio.io`), but Istio serves no such kind at that version, so the API server would refuse it and the policy it holds would not exist; `istioctl validate` skips it silently. The message names the closest kind and the served versions: fix the spelling of `kind` (it is case-sensitive) or the `apiVersion`."},
 	{RuleDuplicateKey, LayerSchema, Error, "A mapping has the same key twice.",
 		"YAML parsers disagree about duplicate keys: some keep the first value, Kubernetes keeps the last. Remove one of them."},
 	{RuleUnknownField, LayerSchema, Error, "A field is not part of the Istio API.",
