@@ -233,6 +233,16 @@ func (e *encoder) valueOwned(n *yaml.Node, path fieldPath, md protoreflect.Messa
 		e.mapping(n, path, fd)
 		return
 	}
+	if fd != nil && (fd.IsList() || fd.IsMap()) && !isNull(n) {
+		want := "a list"
+		if fd.IsMap() {
+			want = "a mapping"
+		}
+		e.finding(n, RuleType, "%s: expected %s, got %s", e.path(path), want, yamlnode.Describe(n))
+		e.line(n, owner, path)
+		e.buf = append(e.buf, "null"...)
+		return
+	}
 	if fd != nil && !fd.IsList() && !fd.IsMap() {
 		e.element(n, path, fd)
 		return
@@ -259,21 +269,54 @@ func (e *encoder) element(n *yaml.Node, path fieldPath, fd protoreflect.FieldDes
 			e.message(n, path, md, nil)
 			return
 		}
+		if !isWellKnown(md) && !isNull(n) {
+			e.mismatch(n, path, fmt.Sprintf("a mapping (%s)", md.Name()), "{}")
+			return
+		}
 		if n.Kind == yaml.ScalarNode {
 			if inner := wrapped(md); inner != nil {
 				e.checkScalar(n, path, inner)
 			}
 		}
 	case protoreflect.EnumKind:
+		if n.Kind != yaml.ScalarNode {
+			e.mismatch(n, path, "a name", "0")
+			return
+		}
 		e.checkEnum(n, path, fd.Enum())
 	default:
-		if n.Kind == yaml.ScalarNode {
-			e.checkScalar(n, path, fd)
+		if n.Kind != yaml.ScalarNode {
+			e.mismatch(n, path, kindName(fd), zeroJSON(fd))
+			return
 		}
+		e.checkScalar(n, path, fd)
 	}
 	e.line(n, nil, path)
 	e.scalarOrGeneric(n)
 }
+
+// mismatch reports a value of the wrong shape (a mapping for a string, a
+// string for a message) and writes zero, a value protojson takes even as a
+// list item, so that it decodes the rest and every mismatch is reported in
+// one walk.
+func (e *encoder) mismatch(n *yaml.Node, path fieldPath, want, zero string) {
+	e.finding(n, RuleType, "%s: expected %s, got %s", e.path(path), want, yamlnode.Describe(n))
+	e.line(n, nil, path)
+	e.buf = append(e.buf, zero...)
+}
+
+// zeroJSON is the zero value of a scalar field in JSON.
+func zeroJSON(fd protoreflect.FieldDescriptor) string {
+	switch fd.Kind() {
+	case protoreflect.StringKind, protoreflect.BytesKind:
+		return `""`
+	case protoreflect.BoolKind:
+		return "false"
+	}
+	return "0"
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }
 
 // message writes a mapping as a message of descriptor md.
 func (e *encoder) message(n *yaml.Node, path fieldPath, md protoreflect.MessageDescriptor, owner *yaml.Node) {
@@ -503,6 +546,18 @@ func (e *encoder) checkScalar(n *yaml.Node, path fieldPath, fd protoreflect.Fiel
 		}
 		if tag != "!!int" {
 			e.finding(n, RuleType, "%s: expected an integer, got %s", e.path(path), yamlnode.Describe(n))
+		} else if lo, hi, ok := intRange(fd, n.Value); !ok {
+			e.finding(n, RuleType, "%s: %s is out of range; expected an integer from %s to %s", e.path(path), n.Value, lo, hi)
+		}
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		if tag == "!!str" {
+			if _, err := strconv.ParseFloat(n.Value, 64); err == nil {
+				e.finding(n, RuleType, "%s: expected a number, got the string %q; remove the quotes (the Kubernetes API server refuses quoted numbers)", e.path(path), n.Value)
+				return
+			}
+		}
+		if tag != "!!int" && tag != "!!float" {
+			e.finding(n, RuleType, "%s: expected a number, got %s", e.path(path), yamlnode.Describe(n))
 		}
 	case protoreflect.StringKind:
 		if tag != "!!str" {
@@ -515,12 +570,37 @@ func (e *encoder) checkScalar(n *yaml.Node, path fieldPath, fd protoreflect.Fiel
 	}
 }
 
+// intRange reports whether the YAML integer v fits the integer field fd,
+// and the field's bounds.
+func intRange(fd protoreflect.FieldDescriptor, v string) (lo, hi string, ok bool) {
+	v = strings.ReplaceAll(v, "_", "")
+	bits, signed := 64, true
+	switch fd.Kind() {
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		bits = 32
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		bits, signed = 32, false
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		signed = false
+	}
+	if signed {
+		_, err := strconv.ParseInt(v, 0, bits)
+		return strconv.FormatInt(-1<<(bits-1), 10), strconv.FormatInt(1<<(bits-1)-1, 10), err == nil
+	}
+	_, err := strconv.ParseUint(v, 0, bits)
+	return "0", strconv.FormatUint(1<<bits-1, 10), err == nil
+}
+
 func kindName(fd protoreflect.FieldDescriptor) string {
 	switch fd.Kind() {
 	case protoreflect.BoolKind:
 		return "a boolean"
 	case protoreflect.StringKind:
 		return "a string"
+	case protoreflect.BytesKind:
+		return "base64 bytes"
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		return "a number"
 	}
 	return "an integer"
 }

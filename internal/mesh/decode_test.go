@@ -70,8 +70,9 @@ spec:
 	}
 }
 
-// TestEveryBadValue checks that one run reports every bad duration and map
-// key of a resource, however many there are.
+// TestEveryBadValue checks that one run reports every bad duration, map
+// key, value of the wrong shape and integer out of range of a resource,
+// however many there are.
 func TestEveryBadValue(t *testing.T) {
 	t.Parallel()
 	const n = 40
@@ -84,7 +85,17 @@ func TestEveryBadValue(t *testing.T) {
 	for i := range n {
 		fmt.Fprintf(&b, "    port%d: {mode: STRICT}\n", i)
 	}
+	b.WriteString("---\napiVersion: networking.istio.io/v1\nkind: VirtualService\nmetadata: {name: v}\nspec:\n  hosts: [reviews]\n  http:\n")
+	for range n {
+		b.WriteString("    - route: reviews\n      retries: {attempts: 99999999999}\n")
+	}
 	got := checkDoc(t, "many.yaml", b.String())
+	if c := strings.Count(got, "expected a list"); c != n {
+		t.Errorf("%d values of the wrong shape reported, want %d:\n%s", c, n, got)
+	}
+	if c := strings.Count(got, "out of range"); c != n {
+		t.Errorf("%d integers out of range reported, want %d:\n%s", c, n, got)
+	}
 	if c := strings.Count(got, "is not a duration"); c != n {
 		t.Errorf("%d bad durations reported, want %d:\n%s", c, n, got)
 	}
