@@ -358,14 +358,18 @@ func (e *encoder) mapping(n *yaml.Node, path fieldPath, fd protoreflect.FieldDes
 			continue
 		}
 		sub := e.field(path, p.Key.Value)
-		if !e.checkKey(p.Key, path, fd.MapKey()) {
-			continue
+		key := p.Key.Value
+		if fd.MapKey().Kind() != protoreflect.StringKind {
+			key = jsonKey(p.Key)
+			if !e.checkKey(p.Key, key, path, fd.MapKey()) {
+				continue
+			}
 		}
 		if e.buf[len(e.buf)-1] != '{' {
 			e.buf = append(e.buf, ',')
 		}
 		e.line(p.Key, p.Key, sub)
-		e.buf = appendJSONString(e.buf, p.Key.Value)
+		e.buf = appendJSONString(e.buf, key)
 		e.buf = append(e.buf, ':')
 		e.element(p.Value, sub, fd.MapValue())
 	}
@@ -376,32 +380,51 @@ func (e *encoder) mapping(n *yaml.Node, path fieldPath, fd protoreflect.FieldDes
 // JSON object keys, so always strings: a quoted integer key ("8443") is as
 // good as a bare one, for istioctl (jsonpb reads the key as a JSON number)
 // and for the API server (the CRD declares additionalProperties, and its
-// rules read int(key)). Only decimal integers pass all three.
-func (e *encoder) checkKey(k *yaml.Node, path fieldPath, kd protoreflect.FieldDescriptor) bool {
+// rules read int(key)). Only decimal integers pass all three; key is k as
+// a JSON key (see jsonKey).
+func (e *encoder) checkKey(k *yaml.Node, key string, path fieldPath, kd protoreflect.FieldDescriptor) bool {
 	var err error
 	switch kd.Kind() {
 	case protoreflect.StringKind:
 		return true
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
-		_, err = strconv.ParseInt(k.Value, 10, 32)
+		_, err = strconv.ParseInt(key, 10, 32)
 	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
-		_, err = strconv.ParseInt(k.Value, 10, 64)
+		_, err = strconv.ParseInt(key, 10, 64)
 	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
-		_, err = strconv.ParseUint(k.Value, 10, 32)
+		_, err = strconv.ParseUint(key, 10, 32)
 	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
-		_, err = strconv.ParseUint(k.Value, 10, 64)
+		_, err = strconv.ParseUint(key, 10, 64)
 	case protoreflect.BoolKind:
-		if k.Value != "true" && k.Value != "false" {
+		if key != "true" && key != "false" {
 			e.finding(k, RuleType, "%s: the key %q is not true or false", e.path(path), k.Value)
 			return false
 		}
 		return true
 	}
-	if err != nil || !jsonInteger.MatchString(k.Value) {
+	if err != nil || !jsonInteger.MatchString(key) {
 		e.finding(k, RuleType, "%s: the key %q is not %s; the keys of this map are decimal integers%s, such as 8443", e.path(path), k.Value, kindName(kd), keyRange(kd))
 		return false
 	}
 	return true
+}
+
+// jsonKey is the JSON object key that kubectl and istioctl make of a YAML
+// key (sigs.k8s.io/yaml): a bare number is written in decimal, so 0x50:
+// and 80.0: are the key "80".
+func jsonKey(k *yaml.Node) string {
+	v := strings.ReplaceAll(k.Value, "_", "")
+	switch k.ShortTag() {
+	case "!!int":
+		if i, err := strconv.ParseInt(v, 0, 64); err == nil {
+			return strconv.FormatInt(i, 10)
+		}
+	case "!!float":
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return strconv.FormatFloat(f, 'g', -1, 32)
+		}
+	}
+	return k.Value
 }
 
 // jsonInteger is an integer as JSON writes it, the only form jsonpb reads

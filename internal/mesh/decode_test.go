@@ -112,6 +112,8 @@ func TestMapKeys(t *testing.T) {
 		{key: `"8443"`},
 		{key: `'8443'`},
 		{key: `8443`},
+		{key: `0x50`}, // bare numbers are keys in decimal, as kubectl sends them
+		{key: `80.0`},
 		{key: `abc`, want: `k.yaml:6:19: error: spec.portLevelMtls: the key "abc" is not an integer; the keys of this map are decimal integers from 0 to 4294967295, such as 8443 [schema.type]` + "\n"},
 		{key: `"4294967296"`, want: `k.yaml:6:19: error: spec.portLevelMtls: the key "4294967296" is not an integer; the keys of this map are decimal integers from 0 to 4294967295, such as 8443 [schema.type]` + "\n"},
 		{key: `"080"`, want: `k.yaml:6:19: error: spec.portLevelMtls: the key "080" is not an integer; the keys of this map are decimal integers from 0 to 4294967295, such as 8443 [schema.type]` + "\n"},
