@@ -53,10 +53,10 @@ func (d istioDoc) digest() string {
 //     where istioctl's decoder and protojson differ.
 //
 // Only documents of an *.istio.io group are kept: the other kinds are not
-// Istio's to judge. With the Istio of go.mod that is 458 documents, 258 of
+// Istio's to judge. With the Istio of go.mod that is 526 documents, 273 of
 // them valid by istioctl: 70 samples (all valid), 111 validation cases (40
-// valid), 75 pilot test configurations (73 valid) and 202 cases of ours
-// (75 valid).
+// valid), 75 pilot test configurations (73 valid) and 270 cases of ours
+// (90 valid).
 var corpusSources = []struct {
 	module bool // in Istio's module, else in this package
 	dir    string
@@ -223,8 +223,8 @@ func TestIstioCorpus(t *testing.T) {
 		t.Errorf("%s: a verdict is recorded for a document the corpus no longer has; record again", source)
 	}
 	t.Logf("%d documents: %d valid, %d invalid by istioctl", len(docs), counts[true], counts[false])
-	if counts[true] < 250 || counts[false] < 150 {
-		t.Errorf("the corpus has %d valid and %d invalid documents; expected at least 250 and 150 (is the module cache complete?)", counts[true], counts[false])
+	if counts[true] < 250 || counts[false] < 200 {
+		t.Errorf("the corpus has %d valid and %d invalid documents; expected at least 250 and 200 (is the module cache complete?)", counts[true], counts[false])
 	}
 }
 
