@@ -2,11 +2,15 @@ package mesh_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"google.golang.org/protobuf/proto"
+	networking "istio.io/api/networking/v1alpha3"
+	"istio.io/istio/pkg/util/protomarshal"
 
 	"github.com/promote-dev/promote/internal/mesh"
 )
@@ -129,4 +133,39 @@ spec:
 			t.Errorf("key %s: findings (-want +got):\n%s", tc.key, diff)
 		}
 	}
+}
+
+// FuzzDuration compares Promote's reading of a duration with the decoder
+// istioctl validate and Istio's webhook use (protomarshal.ApplyJSONStrict,
+// the legacy jsonpb): the same strings pass, into the same duration.
+func FuzzDuration(f *testing.F) {
+	for _, s := range []string{"30ms", "5m", "1h30m", "1.5s", "5 minutes", "-1s", "0", "", "+.5s", "2562048h", "5µs", "1d", " 5s"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		js, err := json.Marshal(v) // a JSON string is a YAML double-quoted one
+		if err != nil {
+			t.Skip()
+		}
+		var want networking.DestinationRule
+		istioErr := protomarshal.ApplyJSONStrict(fmt.Sprintf(`{"host": "r", "trafficPolicy": {"connectionPool": {"tcp": {"idleTimeout": %s}}}}`, js), &want)
+
+		set := mesh.NewSet("")
+		set.Add("d.yaml", fmt.Appendf(nil, "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r}\nspec:\n  host: r\n  trafficPolicy: {connectionPool: {tcp: {idleTimeout: %s}}}\n", js), "")
+		rep, err := mesh.Check(context.Background(), set, mesh.Options{Checks: []mesh.Layer{mesh.LayerSchema}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(set.Resources) != 1 {
+			t.Fatalf("%s: read %d resources, findings %v", js, len(set.Resources), rep.Findings)
+		}
+		switch got := set.Resources[0].Message; {
+		case istioErr == nil && got == nil:
+			t.Errorf("%s: Istio reads %v, Promote refuses it: %v", js, want.GetTrafficPolicy().GetConnectionPool().GetTcp().GetIdleTimeout(), rep.Findings)
+		case istioErr != nil && got != nil:
+			t.Errorf("%s: Istio refuses it (%v), Promote reads %v", js, istioErr, got)
+		case got != nil && !proto.Equal(got, &want):
+			t.Errorf("%s: Promote reads %v, Istio %v", js, got, &want)
+		}
+	})
 }
