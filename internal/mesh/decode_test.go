@@ -143,15 +143,16 @@ func FuzzDuration(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		js, err := json.Marshal(v) // a JSON string is a YAML double-quoted one
+		v = strings.ToValidUTF8(v, "\uFFFD") // as json.Marshal writes it
+		js, err := json.Marshal(v)
 		if err != nil {
-			t.Skip()
+			t.Fatal(err)
 		}
 		var want networking.DestinationRule
 		istioErr := protomarshal.ApplyJSONStrict(fmt.Sprintf(`{"host": "r", "trafficPolicy": {"connectionPool": {"tcp": {"idleTimeout": %s}}}}`, js), &want)
 
 		set := mesh.NewSet("")
-		set.Add("d.yaml", fmt.Appendf(nil, "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r}\nspec:\n  host: r\n  trafficPolicy: {connectionPool: {tcp: {idleTimeout: %s}}}\n", js), "")
+		set.Add("d.yaml", fmt.Appendf(nil, "apiVersion: networking.istio.io/v1\nkind: DestinationRule\nmetadata: {name: r}\nspec:\n  host: r\n  trafficPolicy: {connectionPool: {tcp: {idleTimeout: %s}}}\n", yamlQuote(v)), "")
 		rep, err := mesh.Check(context.Background(), set, mesh.Options{Checks: []mesh.Layer{mesh.LayerSchema}})
 		if err != nil {
 			t.Fatal(err)
@@ -168,4 +169,26 @@ func FuzzDuration(f *testing.F) {
 			t.Errorf("%s: Promote reads %v, Istio %v", js, got, &want)
 		}
 	})
+}
+
+// yamlQuote writes s as a YAML double-quoted string, escaping all but
+// printable ASCII: YAML refuses control characters even inside quotes.
+func yamlQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r >= 0x20 && r < 0x7f:
+			b.WriteRune(r)
+		case r <= 0xFFFF:
+			fmt.Fprintf(&b, `\u%04X`, r)
+		default:
+			fmt.Fprintf(&b, `\U%08X`, r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
