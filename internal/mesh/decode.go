@@ -569,7 +569,7 @@ func (e *encoder) checkScalar(n *yaml.Node, path fieldPath, fd protoreflect.Fiel
 		}
 		if tag != "!!int" {
 			e.finding(n, RuleType, "%s: expected an integer, got %s", e.path(path), yamlnode.Describe(n))
-		} else if lo, hi, ok := intRange(fd, n.Value); !ok {
+		} else if ok, lo, hi := inRange(fd, n.Value); !ok {
 			e.finding(n, RuleType, "%s: %s is out of range; expected an integer from %s to %s", e.path(path), n.Value, lo, hi)
 		}
 	case protoreflect.FloatKind, protoreflect.DoubleKind:
@@ -593,10 +593,12 @@ func (e *encoder) checkScalar(n *yaml.Node, path fieldPath, fd protoreflect.Fiel
 	}
 }
 
-// intRange reports whether the YAML integer v fits the integer field fd,
-// and the field's bounds.
-func intRange(fd protoreflect.FieldDescriptor, v string) (lo, hi string, ok bool) {
-	v = strings.ReplaceAll(v, "_", "")
+// inRange reports whether the YAML integer v fits the integer field fd;
+// otherwise it returns the field's bounds.
+func inRange(fd protoreflect.FieldDescriptor, v string) (ok bool, lo, hi string) {
+	if strings.Contains(v, "_") {
+		v = strings.ReplaceAll(v, "_", "")
+	}
 	bits, signed := 64, true
 	switch fd.Kind() {
 	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
@@ -607,11 +609,15 @@ func intRange(fd protoreflect.FieldDescriptor, v string) (lo, hi string, ok bool
 		signed = false
 	}
 	if signed {
-		_, err := strconv.ParseInt(v, 0, bits)
-		return strconv.FormatInt(-1<<(bits-1), 10), strconv.FormatInt(1<<(bits-1)-1, 10), err == nil
+		if _, err := strconv.ParseInt(v, 0, bits); err != nil {
+			return false, strconv.FormatInt(-1<<(bits-1), 10), strconv.FormatInt(1<<(bits-1)-1, 10)
+		}
+		return true, "", ""
 	}
-	_, err := strconv.ParseUint(v, 0, bits)
-	return "0", strconv.FormatUint(1<<bits-1, 10), err == nil
+	if _, err := strconv.ParseUint(v, 0, bits); err != nil {
+		return false, "0", strconv.FormatUint(1<<bits-1, 10)
+	}
+	return true, "", ""
 }
 
 func kindName(fd protoreflect.FieldDescriptor) string {
