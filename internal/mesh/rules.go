@@ -38,7 +38,7 @@ var builtinRules = []Rule{
 	{RuleMetadata, LayerSchema, Error, "The resource's metadata is missing or malformed.",
 		"`metadata.name` is required; `name` and `namespace` are strings; `labels` and `annotations` map strings to strings (quote values such as `\"true\"` or `\"8080\"`)."},
 	{RuleType, LayerSchema, Error, "A value has the wrong type for its field.",
-		"The value does not decode into the field's type in Istio's API (for example a list where a mapping is expected, a quoted number for an integer, a duration without a unit). The Kubernetes API server would refuse the resource."},
+		"The value does not decode into the field's type in Istio's API (for example a string where a list is expected, a quoted number for an integer, an integer out of range, a duration that is not a number and a unit such as `30ms`, `5m` or `1h30m`, a map key that is not an integer where the keys are port numbers). The Kubernetes API server would refuse the resource."},
 	{RuleEnum, LayerSchema, Error, "An enumerated field has an unknown value or a number.",
 		"Enumerations take one of the names the message lists. Numbers are accepted by protobuf's JSON decoder but refused by the Kubernetes API server, whose CRD schema declares strings."},
 	{RuleIgnore, LayerSchema, Warning, "An ignore annotation gives no reason or names no rule.",
