@@ -469,7 +469,7 @@ const durationForms = "a duration is a number and a unit (ns, us, ms, s, m, h), 
 // Istio decodes durations with the legacy jsonpb decoder, which reads them
 // with time.ParseDuration (30ms, 5m, 1h30m), as the Kubernetes API server's
 // CEL duration() does; protojson takes only seconds. So the walk judges a
-// duration as Istio does, reports every bad one, and writes null in its
+// duration as Istio does, reports every bad one, and writes zero in its
 // place so that protojson decodes the rest. Whether a field takes a zero or
 // negative duration is for Istio's rules to say.
 func (e *encoder) duration(n *yaml.Node, path fieldPath) {
@@ -494,7 +494,7 @@ func (e *encoder) duration(n *yaml.Node, path fieldPath) {
 	} else {
 		e.finding(n, RuleType, "%s: expected a duration, got %s; %s", e.path(path), yamlnode.Describe(n), durationForms)
 	}
-	e.buf = append(e.buf, "null"...)
+	e.buf = append(e.buf, `"0s"`...)
 }
 
 // appendDuration writes d as protojson reads a duration: seconds with up to
