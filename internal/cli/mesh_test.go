@@ -41,7 +41,7 @@ func TestMeshCheckExitCodes(t *testing.T) {
 		{what: "paths after --", args: []string{"--fail-on", "never", "--", brokenMesh + "istio-warning.yaml", "--fail-on"}, code: ExitBadInput, stderr: `"--fail-on" does not exist`},
 		{what: "checks like istioctl validate", args: []string{"--checks", "schema,istio", brokenMesh + "analysis-mtls-conflict.yaml"}, code: ExitOK, stdout: "(schema, istio)"},
 		{what: "analysis only", args: []string{"--checks", "analysis", brokenMesh + "analysis-mtls-conflict.yaml"}, code: ExitFindings, stdout: "[analysis.mtls-conflict]"},
-		{what: "a directory", args: []string{"--fail-on", "never", brokenMesh}, code: ExitOK, stdout: "in 22 files"},
+		{what: "a directory", args: []string{"--fail-on", "never", brokenMesh}, code: ExitOK, stdout: "in 23 files"},
 		{what: "missing path", args: []string{"nope.yaml"}, code: ExitBadInput, stderr: `"nope.yaml" does not exist`},
 		{what: "nothing to check", args: []string{"--manifest", "../../examples/broken/cycle.yaml"}, code: ExitBadInput, stderr: "dependency cycle"},
 		{what: "bad checks", args: []string{"--checks", "lint", "x.yaml"}, code: ExitBadInput, stderr: `unknown check "lint"`},

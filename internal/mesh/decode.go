@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode/utf8"
 
 	yaml "go.yaml.in/yaml/v3"
@@ -232,6 +233,16 @@ func (e *encoder) valueOwned(n *yaml.Node, path fieldPath, md protoreflect.Messa
 		e.mapping(n, path, fd)
 		return
 	}
+	if fd != nil && (fd.IsList() || fd.IsMap()) && !isNull(n) {
+		want := "a list"
+		if fd.IsMap() {
+			want = "a mapping"
+		}
+		e.finding(n, RuleType, "%s: expected %s, got %s", e.path(path), want, yamlnode.Describe(n))
+		e.line(n, owner, path)
+		e.buf = append(e.buf, "null"...)
+		return
+	}
 	if fd != nil && !fd.IsList() && !fd.IsMap() {
 		e.element(n, path, fd)
 		return
@@ -250,8 +261,16 @@ func (e *encoder) element(n *yaml.Node, path fieldPath, fd protoreflect.FieldDes
 	switch fd.Kind() {
 	case protoreflect.MessageKind, protoreflect.GroupKind:
 		md := fd.Message()
+		if md.FullName() == durationName {
+			e.duration(n, path)
+			return
+		}
 		if n.Kind == yaml.MappingNode && !isWellKnown(md) {
 			e.message(n, path, md, nil)
+			return
+		}
+		if !isWellKnown(md) && !isNull(n) {
+			e.mismatch(n, path, fmt.Sprintf("a mapping (%s)", md.Name()), "{}")
 			return
 		}
 		if n.Kind == yaml.ScalarNode {
@@ -260,15 +279,44 @@ func (e *encoder) element(n *yaml.Node, path fieldPath, fd protoreflect.FieldDes
 			}
 		}
 	case protoreflect.EnumKind:
+		if n.Kind != yaml.ScalarNode {
+			e.mismatch(n, path, "a name", "0")
+			return
+		}
 		e.checkEnum(n, path, fd.Enum())
 	default:
-		if n.Kind == yaml.ScalarNode {
-			e.checkScalar(n, path, fd)
+		if n.Kind != yaml.ScalarNode {
+			e.mismatch(n, path, kindName(fd), zeroJSON(fd))
+			return
 		}
+		e.checkScalar(n, path, fd)
 	}
 	e.line(n, nil, path)
 	e.scalarOrGeneric(n)
 }
+
+// mismatch reports a value of the wrong shape (a mapping for a string, a
+// string for a message) and writes zero, a value protojson takes even as a
+// list item, so that it decodes the rest and every mismatch is reported in
+// one walk.
+func (e *encoder) mismatch(n *yaml.Node, path fieldPath, want, zero string) {
+	e.finding(n, RuleType, "%s: expected %s, got %s", e.path(path), want, yamlnode.Describe(n))
+	e.line(n, nil, path)
+	e.buf = append(e.buf, zero...)
+}
+
+// zeroJSON is the zero value of a scalar field in JSON.
+func zeroJSON(fd protoreflect.FieldDescriptor) string {
+	switch fd.Kind() {
+	case protoreflect.StringKind, protoreflect.BytesKind:
+		return `""`
+	case protoreflect.BoolKind:
+		return "false"
+	}
+	return "0"
+}
+
+func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" }
 
 // message writes a mapping as a message of descriptor md.
 func (e *encoder) message(n *yaml.Node, path fieldPath, md protoreflect.MessageDescriptor, owner *yaml.Node) {
@@ -309,19 +357,89 @@ func (e *encoder) mapping(n *yaml.Node, path fieldPath, fd protoreflect.FieldDes
 		if e.skip[p.Key] {
 			continue
 		}
+		sub := e.field(path, p.Key.Value)
+		key := p.Key.Value
+		if fd.MapKey().Kind() != protoreflect.StringKind {
+			key = jsonKey(p.Key)
+			if !e.checkKey(p.Key, key, path, fd.MapKey()) {
+				continue
+			}
+		}
 		if e.buf[len(e.buf)-1] != '{' {
 			e.buf = append(e.buf, ',')
 		}
-		sub := e.field(path, p.Key.Value)
-		if kd := fd.MapKey(); kd.Kind() != protoreflect.StringKind && p.Key.ShortTag() == "!!str" && p.Key.Style&(yaml.DoubleQuotedStyle|yaml.SingleQuotedStyle) != 0 {
-			e.finding(p.Key, RuleType, "%s: the key must be %s, got the string %q; remove the quotes", e.path(path), kindName(kd), p.Key.Value)
-		}
 		e.line(p.Key, p.Key, sub)
-		e.buf = appendJSONString(e.buf, p.Key.Value)
+		e.buf = appendJSONString(e.buf, key)
 		e.buf = append(e.buf, ':')
 		e.element(p.Value, sub, fd.MapValue())
 	}
 	e.buf = append(e.buf, '}')
+}
+
+// checkKey refuses a map key that is not of the map's key type. Keys are
+// JSON object keys, so always strings: a quoted integer key ("8443") is as
+// good as a bare one, for istioctl (jsonpb reads the key as a JSON number)
+// and for the API server (the CRD declares additionalProperties, and its
+// rules read int(key)). Only decimal integers pass all three; key is k as
+// a JSON key (see jsonKey).
+func (e *encoder) checkKey(k *yaml.Node, key string, path fieldPath, kd protoreflect.FieldDescriptor) bool {
+	var err error
+	switch kd.Kind() {
+	case protoreflect.StringKind:
+		return true
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		_, err = strconv.ParseInt(key, 10, 32)
+	case protoreflect.Int64Kind, protoreflect.Sint64Kind, protoreflect.Sfixed64Kind:
+		_, err = strconv.ParseInt(key, 10, 64)
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		_, err = strconv.ParseUint(key, 10, 32)
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		_, err = strconv.ParseUint(key, 10, 64)
+	case protoreflect.BoolKind:
+		if key != "true" && key != "false" {
+			e.finding(k, RuleType, "%s: the key %q is not true or false", e.path(path), k.Value)
+			return false
+		}
+		return true
+	}
+	if err != nil || !jsonInteger.MatchString(key) {
+		e.finding(k, RuleType, "%s: the key %q is not %s; the keys of this map are decimal integers%s, such as 8443", e.path(path), k.Value, kindName(kd), keyRange(kd))
+		return false
+	}
+	return true
+}
+
+// jsonKey is the JSON object key that kubectl and istioctl make of a YAML
+// key (sigs.k8s.io/yaml): a bare number is written in decimal, so 0x50:
+// and 80.0: are the key "80".
+func jsonKey(k *yaml.Node) string {
+	v := strings.ReplaceAll(k.Value, "_", "")
+	switch k.ShortTag() {
+	case "!!int":
+		if i, err := strconv.ParseInt(v, 0, 64); err == nil {
+			return strconv.FormatInt(i, 10)
+		}
+	case "!!float":
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			return strconv.FormatFloat(f, 'g', -1, 32)
+		}
+	}
+	return k.Value
+}
+
+// jsonInteger is an integer as JSON writes it, the only form jsonpb reads
+// from a key: no sign but minus, no leading zero.
+var jsonInteger = regexp.MustCompile(`^-?(0|[1-9][0-9]*)$`)
+
+// keyRange says which integers an integer kind holds, or "" for 64 bits.
+func keyRange(kd protoreflect.FieldDescriptor) string {
+	switch kd.Kind() {
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		return " from 0 to 4294967295"
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		return " from -2147483648 to 2147483647"
+	}
+	return ""
 }
 
 func (e *encoder) unknownField(k *yaml.Node, path fieldPath, md protoreflect.MessageDescriptor) {
@@ -340,6 +458,60 @@ func (e *encoder) unknownField(k *yaml.Node, path fieldPath, md protoreflect.Mes
 		msg += fmt.Sprintf(" (%s has %s)", md.Name(), strings.Join(names, ", "))
 	}
 	e.finding(k, RuleUnknownField, "%s", msg)
+}
+
+const durationName = "google.protobuf.Duration"
+
+// durationForms says how to write a duration, in the messages.
+const durationForms = "a duration is a number and a unit (ns, us, ms, s, m, h), such as 30ms, 5m or 1h30m"
+
+// duration writes a google.protobuf.Duration in protojson's form ("1.5s").
+// Istio decodes durations with the legacy jsonpb decoder, which reads them
+// with time.ParseDuration (30ms, 5m, 1h30m), as the Kubernetes API server's
+// CEL duration() does; protojson takes only seconds. So the walk judges a
+// duration as Istio does, reports every bad one, and writes zero in its
+// place so that protojson decodes the rest. Whether a field takes a zero or
+// negative duration is for Istio's rules to say.
+func (e *encoder) duration(n *yaml.Node, path fieldPath) {
+	e.line(n, nil, path)
+	if n.Kind == yaml.ScalarNode {
+		switch n.ShortTag() {
+		case "!!null":
+			e.buf = append(e.buf, "null"...)
+			return
+		case "!!str":
+			d, err := time.ParseDuration(n.Value)
+			if err == nil {
+				e.buf = appendDuration(e.buf, d)
+				return
+			}
+			e.finding(n, RuleType, "%s: %q is not a duration; %s", e.path(path), n.Value, durationForms)
+		case "!!int", "!!float":
+			e.finding(n, RuleType, "%s: expected a duration, got %s without a unit; %s", e.path(path), yamlnode.Describe(n), durationForms)
+		default:
+			e.finding(n, RuleType, "%s: expected a duration, got %s; %s", e.path(path), yamlnode.Describe(n), durationForms)
+		}
+	} else {
+		e.finding(n, RuleType, "%s: expected a duration, got %s; %s", e.path(path), yamlnode.Describe(n), durationForms)
+	}
+	e.buf = append(e.buf, `"0s"`...)
+}
+
+// appendDuration writes d as protojson reads a duration: seconds with up to
+// nine decimals, both parts of one sign, as jsonpb splits it.
+func appendDuration(buf []byte, d time.Duration) []byte {
+	buf = append(buf, '"')
+	if d < 0 {
+		buf = append(buf, '-')
+	}
+	sec, nsec := d/time.Second, d%time.Second
+	buf = strconv.AppendUint(buf, uint64(max(sec, -sec)), 10)
+	if nsec != 0 {
+		frac := strconv.AppendUint(nil, uint64(1e9+max(nsec, -nsec)), 10)
+		buf = append(buf, '.')
+		buf = append(buf, frac[1:]...)
+	}
+	return append(buf, `s"`...)
 }
 
 // checkEnum refuses enum numbers and unknown names: the CRD schema declares
@@ -397,6 +569,18 @@ func (e *encoder) checkScalar(n *yaml.Node, path fieldPath, fd protoreflect.Fiel
 		}
 		if tag != "!!int" {
 			e.finding(n, RuleType, "%s: expected an integer, got %s", e.path(path), yamlnode.Describe(n))
+		} else if ok, lo, hi := inRange(fd, n.Value); !ok {
+			e.finding(n, RuleType, "%s: %s is out of range; expected an integer from %s to %s", e.path(path), n.Value, lo, hi)
+		}
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		if tag == "!!str" {
+			if _, err := strconv.ParseFloat(n.Value, 64); err == nil {
+				e.finding(n, RuleType, "%s: expected a number, got the string %q; remove the quotes (the Kubernetes API server refuses quoted numbers)", e.path(path), n.Value)
+				return
+			}
+		}
+		if tag != "!!int" && tag != "!!float" {
+			e.finding(n, RuleType, "%s: expected a number, got %s", e.path(path), yamlnode.Describe(n))
 		}
 	case protoreflect.StringKind:
 		if tag != "!!str" {
@@ -409,12 +593,43 @@ func (e *encoder) checkScalar(n *yaml.Node, path fieldPath, fd protoreflect.Fiel
 	}
 }
 
+// inRange reports whether the YAML integer v fits the integer field fd;
+// otherwise it returns the field's bounds.
+func inRange(fd protoreflect.FieldDescriptor, v string) (ok bool, lo, hi string) {
+	if strings.Contains(v, "_") {
+		v = strings.ReplaceAll(v, "_", "")
+	}
+	bits, signed := 64, true
+	switch fd.Kind() {
+	case protoreflect.Int32Kind, protoreflect.Sint32Kind, protoreflect.Sfixed32Kind:
+		bits = 32
+	case protoreflect.Uint32Kind, protoreflect.Fixed32Kind:
+		bits, signed = 32, false
+	case protoreflect.Uint64Kind, protoreflect.Fixed64Kind:
+		signed = false
+	}
+	if signed {
+		if _, err := strconv.ParseInt(v, 0, bits); err != nil {
+			return false, strconv.FormatInt(-1<<(bits-1), 10), strconv.FormatInt(1<<(bits-1)-1, 10)
+		}
+		return true, "", ""
+	}
+	if _, err := strconv.ParseUint(v, 0, bits); err != nil {
+		return false, "0", strconv.FormatUint(1<<bits-1, 10)
+	}
+	return true, "", ""
+}
+
 func kindName(fd protoreflect.FieldDescriptor) string {
 	switch fd.Kind() {
 	case protoreflect.BoolKind:
 		return "a boolean"
 	case protoreflect.StringKind:
 		return "a string"
+	case protoreflect.BytesKind:
+		return "base64 bytes"
+	case protoreflect.FloatKind, protoreflect.DoubleKind:
+		return "a number"
 	}
 	return "an integer"
 }

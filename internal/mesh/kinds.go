@@ -1,6 +1,10 @@
 package mesh
 
 import (
+	"fmt"
+	"slices"
+	"strings"
+
 	"google.golang.org/protobuf/proto"
 	extensions "istio.io/api/extensions/v1alpha1"
 	networking "istio.io/api/networking/v1alpha3"
@@ -9,6 +13,8 @@ import (
 	telemetry "istio.io/api/telemetry/v1alpha1"
 	"istio.io/istio/pkg/config"
 	"istio.io/istio/pkg/config/validation"
+
+	"github.com/promote-dev/promote/internal/yamlnode"
 )
 
 // Kind is an Istio kind: its API versions, its proto type and Istio's
@@ -67,3 +73,69 @@ var kindIndex = func() map[config.GroupVersionKind]*Kind {
 	}
 	return m
 }()
+
+// istioOperator is the one kind of an *.istio.io group that is not in
+// Kinds: istioctl install reads it, and istioctl validate checks it with
+// the installer's rules, which Promote does not have. Istio declares it as
+// IstioOperatorGVK in istio.io/istio/operator/pkg/apis (TestIstioOperator
+// keeps them equal), a package that would link Kubernetes' core API.
+var istioOperator = config.GroupVersionKind{Group: "install.istio.io", Version: "v1alpha1", Kind: "IstioOperator"}
+
+// isIstioGroup reports whether an API group is Istio's.
+func isIstioGroup(group string) bool { return strings.HasSuffix(group, ".istio.io") }
+
+// unservedProblem explains why Istio serves no resource of group, version
+// and kind (a group of Istio's), and whether the problem is the kind (else
+// the apiVersion). It returns "" for the IstioOperator, which is skipped.
+func unservedProblem(gvk config.GroupVersionKind) (msg string, atKind bool) {
+	switch {
+	case gvk == istioOperator:
+		return "", false
+	case gvk.Group == istioOperator.Group && gvk.Kind == istioOperator.Kind:
+		return fmt.Sprintf("istioctl reads %s only in version %s, not %s; write apiVersion: %s", gvk.Kind, istioOperator.Version, gvk.Version, istioOperator.GroupVersion()), false
+	case gvk.Group == istioOperator.Group:
+		return fmt.Sprintf("unknown kind %q in %s, which has only %s", gvk.Kind, gvk.Group, istioOperator.Kind), true
+	}
+	var groups, names, inGroup []string
+	for _, k := range Kinds {
+		if !slices.Contains(groups, k.Group) {
+			groups = append(groups, k.Group)
+		}
+		names = append(names, k.Name)
+		if k.Group == gvk.Group {
+			inGroup = append(inGroup, k.Name)
+		}
+	}
+	slices.Sort(groups)
+	slices.Sort(inGroup)
+	i := slices.IndexFunc(Kinds, func(k *Kind) bool { return k.Name == gvk.Kind })
+	switch {
+	case i >= 0 && Kinds[i].Group == gvk.Group:
+		k := Kinds[i]
+		return fmt.Sprintf("Istio serves %s in %s versions %s, not %s; write apiVersion: %s", k.Name, k.Group, strings.Join(k.Versions, ", "), gvk.Version, k.GroupVersionKind().GroupVersion()), false
+	case i >= 0:
+		k := Kinds[i]
+		return fmt.Sprintf("%s is in API group %s, not %s; write apiVersion: %s (versions %s)", k.Name, k.Group, gvk.Group, k.GroupVersionKind().GroupVersion(), strings.Join(k.Versions, ", ")), false
+	case len(inGroup) == 0:
+		msg = fmt.Sprintf("Istio serves no API group %s", gvk.Group)
+		// Compare what precedes ".istio.io", which every group shares.
+		names := make([]string, len(groups))
+		for i, g := range groups {
+			names[i] = strings.TrimSuffix(g, ".istio.io")
+		}
+		if s := yamlnode.Suggest(strings.TrimSuffix(gvk.Group, ".istio.io"), names); s != "" {
+			msg += fmt.Sprintf("; did you mean %s.istio.io?", s)
+		}
+		return msg + fmt.Sprintf(" (its groups are %s)", strings.Join(groups, ", ")), false
+	}
+	msg = fmt.Sprintf("unknown kind %q in %s", gvk.Kind, gvk.Group)
+	if s := yamlnode.Suggest(gvk.Kind, names); s != "" {
+		k := Kinds[slices.IndexFunc(Kinds, func(k *Kind) bool { return k.Name == s })]
+		if k.Group == gvk.Group {
+			msg += fmt.Sprintf("; did you mean %q?", s)
+		} else {
+			msg += fmt.Sprintf("; did you mean %q (in %s)?", s, k.Group)
+		}
+	}
+	return msg + fmt.Sprintf(" (%s serves %s)", gvk.Group, strings.Join(inGroup, ", ")), true
+}

@@ -316,8 +316,22 @@ func (s *Set) document(file string, doc *yaml.Node, owner string, w *yamlnode.Wa
 	if r.Version == "" {
 		r.Group, r.Version = "", r.Group
 	}
-	if k, ok := kindIndex[config.GroupVersionKind{Group: r.Group, Version: r.Version, Kind: r.Kind}]; ok {
+	gvk := config.GroupVersionKind{Group: r.Group, Version: r.Version, Kind: r.Kind}
+	if k, ok := kindIndex[gvk]; ok {
 		r.Istio = k
+	} else if isIstioGroup(r.Group) {
+		// The API server refuses what Istio does not serve; istioctl
+		// skips it, and the policy it holds would silently be absent.
+		if msg, atKind := unservedProblem(gvk); msg != "" {
+			n := apiVersion
+			if atKind {
+				n = kind
+			}
+			s.Findings = append(s.Findings, Finding{Pos: at(n), Severity: Error, Rule: RuleUnknownKind, Message: msg})
+			return
+		}
+		s.Skipped[r.APIVersion+"/"+r.Kind]++
+		return
 	} else if !slices.Contains(indexed[r.Group], r.Kind) {
 		s.Skipped[r.APIVersion+"/"+r.Kind]++
 		return

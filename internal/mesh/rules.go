@@ -5,6 +5,7 @@ package mesh
 const (
 	RuleSyntax       = "schema.syntax"
 	RuleNotResource  = "schema.not-resource"
+	RuleUnknownKind  = "schema.unknown-kind"
 	RuleDuplicateKey = "schema.duplicate-key"
 	RuleUnknownField = "schema.unknown-field"
 	RuleMetadata     = "schema.metadata"
@@ -28,6 +29,8 @@ var builtinRules = []Rule{
 		"The YAML parser stopped at this line; nothing after it in the file was checked. Fix the syntax (indentation, an unclosed quote or bracket, a tab used for indentation)."},
 	{RuleNotResource, LayerSchema, Error, "A document is not a Kubernetes resource.",
 		"Every YAML document must be a mapping with string fields `apiVersion` and `kind`. Remove stray documents or add the missing fields."},
+	{RuleUnknownKind, LayerSchema, Error, "A document names a kind or API version Istio does not serve.",
+		"The document's `apiVersion` is in an Istio API group (`*.istio.io`), but Istio serves no such kind at that version, so the API server would refuse it and the policy it holds would not exist; `istioctl validate` skips it silently. The message names the closest kind and the served versions: fix the spelling of `kind` (it is case-sensitive) or the `apiVersion`."},
 	{RuleDuplicateKey, LayerSchema, Error, "A mapping has the same key twice.",
 		"YAML parsers disagree about duplicate keys: some keep the first value, Kubernetes keeps the last. Remove one of them."},
 	{RuleUnknownField, LayerSchema, Error, "A field is not part of the Istio API.",
@@ -35,7 +38,7 @@ var builtinRules = []Rule{
 	{RuleMetadata, LayerSchema, Error, "The resource's metadata is missing or malformed.",
 		"`metadata.name` is required; `name` and `namespace` are strings; `labels` and `annotations` map strings to strings (quote values such as `\"true\"` or `\"8080\"`)."},
 	{RuleType, LayerSchema, Error, "A value has the wrong type for its field.",
-		"The value does not decode into the field's type in Istio's API (for example a list where a mapping is expected, a quoted number for an integer, a duration without a unit). The Kubernetes API server would refuse the resource."},
+		"The value does not decode into the field's type in Istio's API (for example a string where a list is expected, a quoted number for an integer, an integer out of range, a duration that is not a number and a unit such as `30ms`, `5m` or `1h30m`, a map key that is not an integer where the keys are port numbers). The Kubernetes API server would refuse the resource."},
 	{RuleEnum, LayerSchema, Error, "An enumerated field has an unknown value or a number.",
 		"Enumerations take one of the names the message lists. Numbers are accepted by protobuf's JSON decoder but refused by the Kubernetes API server, whose CRD schema declares strings."},
 	{RuleIgnore, LayerSchema, Warning, "An ignore annotation gives no reason or names no rule.",
