@@ -453,6 +453,56 @@ func TestGitHubLockExpiry(t *testing.T) {
 	}
 }
 
+// TestGitHubErrorClasses checks how Deploy's failures reach the scheduler:
+// GitHub's own trouble (5xx, 429) that outlasts the client's retries is
+// transient, so the node is tried again; a token refused a write (403) is
+// fatal, since every node would fail the same way. The faults hit only the
+// lock's listing of Deployments: a failed write is looked up before it is
+// retried, and that path marks its failures transient itself.
+//
+// Mutant this kills (make mutants): classify without `code >= 500`.
+func TestGitHubErrorClasses(t *testing.T) {
+	t.Parallel()
+	const listing = "GET /repos/{owner}/{repo}/deployments"
+	for _, tt := range []struct {
+		what      string
+		fault     githubtest.FaultKind
+		readOnly  bool
+		transient bool
+		fatal     bool
+	}{
+		{what: "503", fault: githubtest.FaultServiceUnavailable, transient: true},
+		{what: "500", fault: githubtest.FaultInternalServerError, transient: true},
+		{what: "429", fault: githubtest.FaultTooManyRequests, transient: true},
+		{what: "403", readOnly: true, fatal: true},
+	} {
+		t.Run(tt.what, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				var opts githubtest.Options
+				if tt.readOnly {
+					opts.ReadOnlyTokens = []string{"test-token"}
+				} else {
+					probe := githubtest.New(githubtest.Options{InMemory: true})
+					others := slices.DeleteFunc(probe.Routes(), func(r string) bool { return r == listing })
+					probe.Close()
+					opts.Faults = githubtest.Faults{Rate: 1, Kinds: []githubtest.FaultKind{tt.fault}, SkipRoutes: others}
+				}
+				w := newWorld(t, opts)
+				p := manifestPlan(t, workflowManifest, w.srv.SHA("main"))
+				err := w.executor().Deploy(context.Background(), &p.Nodes[0], 1, func(run.Update) {})
+				var fatal *run.FatalError
+				if err == nil || run.IsTransient(err) != tt.transient || errors.As(err, &fatal) != tt.fatal {
+					t.Errorf("Deploy() = %v (transient %v, fatal %v), want transient %v, fatal %v", err, run.IsTransient(err), errors.As(err, &fatal), tt.transient, tt.fatal)
+				}
+				if n := w.srv.Calls()[listing].Faulted; !tt.readOnly && n == 0 {
+					t.Errorf("no fault was injected on %s", listing)
+				}
+			})
+		})
+	}
+}
+
 func TestContainsWord(t *testing.T) {
 	t.Parallel()
 	for _, tt := range []struct {
