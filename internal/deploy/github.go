@@ -51,10 +51,16 @@ type GitHub struct {
 	Clock      clock.Clock
 	Poll       github.Backoff
 
-	initOnce   sync.Once
-	resumeOnce sync.Once
-	resumeErr  error
-	earlier    map[string][]*gh.Deployment // environment + "\x00" + task → deployments of Commit, newest first
+	initOnce sync.Once
+	// resumeMu guards resumed, which is closed once earlier is loaded. Not
+	// a sync.Once: nodes wait for the load, which may retry for minutes,
+	// and a goroutine waiting on a channel is durably blocked in a
+	// testing/synctest bubble (the tests' clock), one waiting on a mutex is
+	// not, so the bubble's clock would stop.
+	resumeMu  sync.Mutex
+	resumed   chan struct{}
+	resumeErr error
+	earlier   map[string][]*gh.Deployment // environment + "\x00" + task → deployments of Commit, newest first
 }
 
 // ErrNoWorkflow is a deploy workflow the repository does not have.
@@ -675,7 +681,16 @@ func (g *GitHub) classify(err error) error {
 // have one.
 func (g *GitHub) Succeeded(ctx context.Context, n *plan.Node) (bool, string, error) {
 	g.init()
-	g.resumeOnce.Do(func() { g.resumeErr = g.loadEarlier(ctx) })
+	g.resumeMu.Lock()
+	if g.resumed == nil {
+		g.resumed = make(chan struct{})
+		g.resumeMu.Unlock()
+		g.resumeErr = g.loadEarlier(ctx)
+		close(g.resumed)
+	} else {
+		g.resumeMu.Unlock()
+		<-g.resumed
+	}
 	if g.resumeErr != nil {
 		return false, "", g.resumeErr
 	}

@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/promote-dev/promote/internal/clock"
@@ -19,12 +21,10 @@ import (
 )
 
 // randomManifest returns a manifest of n services in dev and production with
-// random dependencies on earlier services, deployed by deploy.yml. Its
-// timeout is out of reach: on a clock this fast, a loaded test machine would
-// otherwise time nodes out.
+// random dependencies on earlier services, deployed by deploy.yml.
 func randomManifest(r *rand.Rand, n int) string {
 	var b strings.Builder
-	b.WriteString("version: 1\ndefaults: {max_parallel: 4, retries: 3, timeout: 2000h, deploy: {workflow: deploy.yml}, expected_duration: 2m}\n")
+	b.WriteString("version: 1\ndefaults: {max_parallel: 4, retries: 3, timeout: 2h, deploy: {workflow: deploy.yml}, expected_duration: 2m}\n")
 	b.WriteString("environments:\n  - name: dev\n  - name: production\n    protected: true\n")
 	b.WriteString("services:\n")
 	for i := range n {
@@ -54,25 +54,50 @@ func TestFaultedPromotions(t *testing.T) {
 	if testing.Short() {
 		runs = 30
 	}
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, 8)
-	for seed := range runs {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			faultedPromotion(t, int64(seed))
-		}()
+	var mu sync.Mutex
+	injected := map[githubtest.FaultKind]int{}
+	// Each promotion runs in a synctest bubble of its own (see newWorld),
+	// so that a loaded machine cannot make a live promotion look dead or
+	// time it out; the group returns when all are done.
+	t.Run("seeds", func(t *testing.T) {
+		for seed := range runs {
+			t.Run(strconv.Itoa(seed), func(t *testing.T) {
+				t.Parallel()
+				synctest.Test(t, func(t *testing.T) {
+					log := faultedPromotion(t, int64(seed))
+					mu.Lock()
+					defer mu.Unlock()
+					for _, f := range log {
+						injected[f.Kind]++
+					}
+				})
+			})
+		}
+	})
+	// The invariants prove something only if faults happened: every kind
+	// must have been injected, and as often as the 10% rate makes likely.
+	// (A server that ignored Faults passed every check above.)
+	total := 0
+	for _, k := range []githubtest.FaultKind{githubtest.FaultInternalServerError, githubtest.FaultBadGateway, githubtest.FaultServiceUnavailable,
+		githubtest.FaultSecondaryRateLimit, githubtest.FaultTooManyRequests, githubtest.FaultLatency,
+		githubtest.FaultDropBeforeHandling, githubtest.FaultDropAfterHandling} {
+		if injected[k] == 0 {
+			t.Errorf("no %v fault was injected in %d promotions; the test proves nothing about it", k, runs)
+		}
+		total += injected[k]
 	}
-	wg.Wait()
+	if total < runs {
+		t.Errorf("%d faults injected in %d promotions, want at least one per promotion on average", total, runs)
+	}
+	t.Logf("%d faults injected in %d promotions: %v", total, runs, injected)
 }
 
-func faultedPromotion(t *testing.T, seed int64) {
+// faultedPromotion runs one seeded promotion and returns the faults injected.
+func faultedPromotion(t *testing.T, seed int64) []githubtest.FaultEvent {
 	t.Helper()
 	r := rand.New(rand.NewPCG(uint64(seed), 7))
-	clk := clock.NewScaled(60000)
-	srv := githubtest.New(githubtest.Options{Seed: seed, Clock: clk, Faults: githubtest.Faults{Rate: 0.1, SkipRoutes: []string{"GET /rate_limit"}}})
+	clk := clock.Real{}
+	srv := githubtest.New(githubtest.Options{InMemory: true, Seed: seed, Faults: githubtest.Faults{Rate: 0.1, SkipRoutes: []string{"GET /rate_limit"}}})
 	defer srv.Close()
 	fails := map[string]bool{}
 	var mu sync.Mutex
@@ -116,6 +141,7 @@ func faultedPromotion(t *testing.T, seed int64) {
 		t.Fatal(err)
 	}
 	checkInvariants(t, fmt.Sprintf("seed %d", seed), p, st, srv, fails)
+	return srv.FaultLog()
 }
 
 // checkInvariants checks a finished run against what GitHub recorded.
@@ -178,19 +204,18 @@ func TestConcurrentOrchestrators(t *testing.T) {
 	if testing.Short() {
 		races = 5
 	}
-	var wg sync.WaitGroup
 	var contended atomic.Int64
-	sem := make(chan struct{}, 6)
-	for i := range races {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			contended.Add(int64(race(t, int64(i))))
-		}()
-	}
-	wg.Wait()
+	// Each race runs in a synctest bubble of its own (see newWorld), so
+	// that a loaded machine cannot make a live promotion look dead or
+	// time out its lock wait; the group returns when all are done.
+	t.Run("seeds", func(t *testing.T) {
+		for i := range races {
+			t.Run(strconv.Itoa(i), func(t *testing.T) {
+				t.Parallel()
+				synctest.Test(t, func(t *testing.T) { contended.Add(int64(race(t, int64(i)))) })
+			})
+		}
+	})
 	// The races must really contend: some promotion found its node taken
 	// or already deployed by the other.
 	if contended.Load() == 0 {
@@ -204,8 +229,8 @@ func TestConcurrentOrchestrators(t *testing.T) {
 func race(t *testing.T, seed int64) int {
 	t.Helper()
 	r := rand.New(rand.NewPCG(uint64(seed), 11))
-	clk := clock.NewScaled(60000)
-	srv := githubtest.New(githubtest.Options{Seed: seed, Clock: clk})
+	clk := clock.Real{}
+	srv := githubtest.New(githubtest.Options{InMemory: true, Seed: seed})
 	defer srv.Close()
 	srv.AddWorkflow("deploy.yml", githubtest.Workflow{
 		RunName: "deploy ${{ inputs.service }} to ${{ inputs.environment }} #${{ inputs.deployment_id }}",
@@ -228,11 +253,8 @@ func race(t *testing.T, seed int64) int {
 		go func() {
 			defer wg.Done()
 			p := selectPlan(t, yaml, dag.Selection{Services: services, To: "dev"}, srv.SHA("main"))
-			// On a clock this fast the lock's lease and grace (hours, in
-			// production) pass in milliseconds; a loaded machine must not
-			// make a live promotion look abandoned.
 			ex := &GitHub{Client: client, Commit: srv.SHA("main"), DispatchRef: "main", Clock: clk,
-				RunURL: fmt.Sprintf("https://github.test/acme/app/actions/runs/%d", i+1), LockTimeout: 48 * time.Hour, StartGrace: 1000 * time.Hour, LockLease: 1000 * time.Hour,
+				RunURL: fmt.Sprintf("https://github.test/acme/app/actions/runs/%d", i+1), LockTimeout: 48 * time.Hour,
 				Poll: github.Backoff{Min: 10 * time.Second, Max: 20 * time.Second, Factor: 2}}
 			if _, err := run.Run(context.Background(), p, ex, run.Options{Clock: clk}); err != nil {
 				t.Error(err)
