@@ -2,6 +2,12 @@
 // in-memory GitHub run on: the real one; a scaled one on which minutes of
 // simulated promotion pass in milliseconds, for tests and benchmarks; and a
 // manual one that moves only when told to.
+//
+// Tests that assert on durations use none of the fakes: they run inside a
+// testing/synctest bubble, where Real's time.Now and timers are the bubble's
+// fake clock. It advances only when every goroutine of the bubble is blocked,
+// so a slow machine cannot stretch simulated time as it can on a Scaled
+// clock. Scaled remains for benchmarks and the demo.
 package clock
 
 import (

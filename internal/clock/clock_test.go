@@ -2,7 +2,9 @@ package clock
 
 import (
 	"context"
+	"errors"
 	"testing"
+	"testing/synctest"
 	"time"
 )
 
@@ -34,4 +36,26 @@ func TestManual(t *testing.T) {
 	if got := c.Now().Sub(start); got != time.Hour+time.Minute {
 		t.Errorf("Now() - start = %v, want 1h1m0s", got)
 	}
+}
+
+// TestRealInBubble is what the duration-asserting tests rely on: inside a
+// testing/synctest bubble, Real sleeps and tells the bubble's fake time, so
+// an hour passes at once and exactly.
+func TestRealInBubble(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var c Real
+		start := c.Now()
+		if err := c.Sleep(context.Background(), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if got := c.Now().Sub(start); got != time.Hour {
+			t.Errorf("after Sleep(1h), %v passed, want exactly 1h", got)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		if err := c.Sleep(ctx, time.Hour); !errors.Is(err, context.DeadlineExceeded) || c.Now().Sub(start) != time.Hour {
+			t.Errorf("Sleep(1h) with a minute left = %v after %v, want DeadlineExceeded at once", err, c.Now().Sub(start)-time.Hour)
+		}
+	})
 }

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/promote-dev/promote/internal/clock"
@@ -18,9 +19,6 @@ import (
 	"github.com/promote-dev/promote/internal/plan"
 	"github.com/promote-dev/promote/internal/run"
 )
-
-// timeScale runs a simulated minute in 10 ms of real time.
-const timeScale = 6000
 
 const workflowManifest = `version: 1
 defaults: {max_parallel: 4, retries: 2, timeout: 2h, deploy: {workflow: deploy.yml}, expected_duration: 2m}
@@ -36,7 +34,11 @@ services:
 `
 
 // world is a repository on the in-memory GitHub with a deploy workflow and
-// Promote's client for it, on one scaled clock.
+// Promote's client for it. It must be made inside a testing/synctest bubble:
+// the server runs over in-memory connections and everything runs on the
+// real clock, which in the bubble is a fake one that advances only when
+// every goroutine is blocked, so the durations the tests assert on are exact
+// however slow the machine is.
 type world struct {
 	srv    *githubtest.Server
 	client *github.Client
@@ -48,10 +50,8 @@ type world struct {
 
 func newWorld(t testing.TB, opts githubtest.Options) *world {
 	t.Helper()
-	if opts.Clock == nil {
-		opts.Clock = clock.NewScaled(timeScale)
-	}
-	w := &world{clock: opts.Clock, scripts: map[string]githubtest.RunScript{}}
+	opts.InMemory = true
+	w := &world{clock: clock.Real{}, scripts: map[string]githubtest.RunScript{}}
 	w.srv = githubtest.New(opts)
 	t.Cleanup(w.srv.Close)
 	w.srv.AddWorkflow("deploy.yml", githubtest.Workflow{
@@ -93,9 +93,6 @@ func (w *world) executor() *GitHub {
 	return &GitHub{
 		Client: w.client, Commit: w.srv.SHA("main"), DispatchRef: "main", RunURL: "https://github.test/acme/app/actions/runs/1",
 		Clock: w.clock, Poll: github.Backoff{Min: 5 * time.Second, Max: 20 * time.Second, Factor: 2},
-		// Hours of lease and grace pass in milliseconds on this clock; a
-		// loaded machine must not make a live promotion look abandoned.
-		LockLease: 1000 * time.Hour, StartGrace: 1000 * time.Hour,
 	}
 }
 
@@ -148,202 +145,239 @@ func statesOf(d githubtest.Deployment) []string {
 // whose statuses follow the run, the run gated by the protected environment.
 func TestGitHubPromotion(t *testing.T) {
 	t.Parallel()
-	// A slower clock than the other tests: the approval wait is measured by
-	// polls, which a loaded machine must not delay past the approval.
-	w := newWorld(t, githubtest.Options{Clock: clock.NewScaled(600)})
-	ex := w.executor()
-	p := manifestPlan(t, workflowManifest, ex.Commit)
-	st := w.run(t, context.Background(), ex, p)
-	if st.Result != run.ResultSuccess {
-		t.Fatalf("result %s: %+v", st.Result, st.Nodes)
-	}
-	deps := w.srv.Deployments()
-	if len(deps) != len(p.Nodes) {
-		t.Fatalf("%d deployments for %d nodes, want one each", len(deps), len(p.Nodes))
-	}
-	for _, d := range deps {
-		got := statesOf(d) // oldest first
-		if !slices.Equal(got, []string{"queued", "in_progress", "success"}) {
-			t.Errorf("deployment %d (%s %s) statuses %v, want queued, in_progress, success", d.ID, d.Task, d.Environment, got)
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, githubtest.Options{})
+		ex := w.executor()
+		p := manifestPlan(t, workflowManifest, ex.Commit)
+		st := w.run(t, context.Background(), ex, p)
+		if st.Result != run.ResultSuccess {
+			t.Fatalf("result %s: %+v", st.Result, st.Nodes)
 		}
-		if d.SHA != ex.Commit || !strings.HasPrefix(d.Task, "deploy:") {
-			t.Errorf("deployment %+v, want the commit and task deploy:<service>", d)
+		deps := w.srv.Deployments()
+		if len(deps) != len(p.Nodes) {
+			t.Fatalf("%d deployments for %d nodes, want one each", len(deps), len(p.Nodes))
 		}
-		if d.Statuses[len(d.Statuses)-1].LogURL == "" {
-			t.Errorf("deployment %d: the final status has no log_url", d.ID)
-		}
-	}
-	for _, r := range w.srv.Runs() {
-		if r.Conclusion != "success" || r.Inputs["ref"] != ex.Commit || r.Inputs["deployment_id"] == "" {
-			t.Errorf("run %+v, want a successful run of the commit naming its deployment", r)
-		}
-	}
-	for _, n := range st.Nodes {
-		// 8 requests per node: create, queued, lock, dispatch, in_progress,
-		// final, and two looks at the run; two more where it waits for
-		// approval (one more look, and who approved). 304s are free.
-		budget := 8
-		if strings.HasSuffix(n.ID, "@production") {
-			budget = 10
-			if len(n.Approvals) != 1 || n.Approvals[0].State != "approved" || n.Approvals[0].Reviewer == "" {
-				t.Errorf("node %s: approvals %+v, want one approval with its reviewer", n.ID, n.Approvals)
+		for _, d := range deps {
+			got := statesOf(d) // oldest first
+			if !slices.Equal(got, []string{"queued", "in_progress", "success"}) {
+				t.Errorf("deployment %d (%s %s) statuses %v, want queued, in_progress, success", d.ID, d.Task, d.Environment, got)
 			}
-		} else if len(n.Approvals) > 0 {
-			t.Errorf("node %s: approvals %+v in an environment without reviewers", n.ID, n.Approvals)
+			if d.SHA != ex.Commit || !strings.HasPrefix(d.Task, "deploy:") {
+				t.Errorf("deployment %+v, want the commit and task deploy:<service>", d)
+			}
+			if d.Statuses[len(d.Statuses)-1].LogURL == "" {
+				t.Errorf("deployment %d: the final status has no log_url", d.ID)
+			}
 		}
-		if n.APICalls == 0 || n.APICalls > budget || n.RunURL == "" || n.DeploymentID == 0 {
-			t.Errorf("node %s: %d API calls (want at most %d), run %q, deployment %d", n.ID, n.APICalls, budget, n.RunURL, n.DeploymentID)
+		for _, r := range w.srv.Runs() {
+			if r.Conclusion != "success" || r.Inputs["ref"] != ex.Commit || r.Inputs["deployment_id"] == "" {
+				t.Errorf("run %+v, want a successful run of the commit naming its deployment", r)
+			}
 		}
-		// Polls see a wait up to a poll interval late, so only its presence
-		// is certain; the reviewer approves after 5m.
-		if protected := strings.HasSuffix(n.ID, "@production"); protected != (n.ApprovalWaitSeconds > 0) || n.ApprovalWaitSeconds > 6*60 {
-			t.Errorf("node %s waited %.0fs for approval, want a wait of at most 5m only in production", n.ID, n.ApprovalWaitSeconds)
+		for _, n := range st.Nodes {
+			// 8 requests per node: create, queued, lock, dispatch, in_progress,
+			// final, and two looks at the run; two more where it waits for
+			// approval (one more look, and who approved). 304s are free.
+			budget := 8
+			if strings.HasSuffix(n.ID, "@production") {
+				budget = 10
+				if len(n.Approvals) != 1 || n.Approvals[0].State != "approved" || n.Approvals[0].Reviewer == "" {
+					t.Errorf("node %s: approvals %+v, want one approval with its reviewer", n.ID, n.Approvals)
+				}
+			} else if len(n.Approvals) > 0 {
+				t.Errorf("node %s: approvals %+v in an environment without reviewers", n.ID, n.Approvals)
+			}
+			if n.APICalls == 0 || n.APICalls > budget || n.RunURL == "" || n.DeploymentID == 0 {
+				t.Errorf("node %s: %d API calls (want at most %d), run %q, deployment %d", n.ID, n.APICalls, budget, n.RunURL, n.DeploymentID)
+			}
+			checkTimes(t, n)
 		}
-	}
 
-	// A rerun of the same commit deploys nothing again.
-	before := len(w.srv.Runs())
-	st = w.run(t, context.Background(), w.executor(), p)
-	if st.Result != run.ResultSuccess || len(w.srv.Runs()) != before || len(w.srv.Deployments()) != len(p.Nodes) {
-		t.Errorf("rerun: result %s, %d new runs, %d deployments; want everything resumed", st.Result, len(w.srv.Runs())-before, len(w.srv.Deployments()))
-	}
-	for _, n := range st.Nodes {
-		if !n.Resumed {
-			t.Errorf("rerun: %s not resumed", n.ID)
+		// A rerun of the same commit deploys nothing again.
+		before := len(w.srv.Runs())
+		st = w.run(t, context.Background(), w.executor(), p)
+		if st.Result != run.ResultSuccess || len(w.srv.Runs()) != before || len(w.srv.Deployments()) != len(p.Nodes) {
+			t.Errorf("rerun: result %s, %d new runs, %d deployments; want everything resumed", st.Result, len(w.srv.Runs())-before, len(w.srv.Deployments()))
 		}
+		for _, n := range st.Nodes {
+			if !n.Resumed {
+				t.Errorf("rerun: %s not resumed", n.ID)
+			}
+		}
+	})
+}
+
+// checkTimes checks how a node of TestGitHubPromotion split its time between
+// approval wait and deploy. Each run queues 10s, waits 5m for the reviewer in
+// production, then deploys for 2m. Polls see a state change late: the first
+// look comes half the expected 2m after the dispatch (so the start of the
+// wait is seen up to 50s late), later ones at most Poll.Max (20s) apart (so
+// its end is seen up to 20s late). The bounds follow, and they hold exactly
+// because the bubble's clock cannot be outrun.
+//
+// Mutant this kills (issue 15): observe reporting PhaseDeploying right after
+// every "waiting" poll moved about 268s of approval wait into deploy time; the
+// old bound (above 0, at most 6m) let it through.
+func checkTimes(t *testing.T, n run.NodeStatus) {
+	t.Helper()
+	const (
+		queue, approval, deploy = 10 * time.Second, 5 * time.Minute, 2 * time.Minute
+		firstLook, pollMax      = time.Minute, 20 * time.Second
+	)
+	wait := time.Duration(n.ApprovalWaitSeconds * float64(time.Second))
+	deployed := time.Duration(n.DeploySeconds * float64(time.Second))
+	if !strings.HasSuffix(n.ID, "@production") {
+		if wait != 0 {
+			t.Errorf("node %s waited %v for approval in an environment without reviewers", n.ID, wait)
+		}
+		return
+	}
+	if lo, hi := approval-(firstLook-queue), approval+pollMax; wait < lo || wait > hi {
+		t.Errorf("node %s waited %v for approval, want between %v and %v (the reviewer approves after %v)", n.ID, wait, lo, hi, approval)
+	}
+	if lo, hi := deploy, queue+(firstLook-queue)+deploy+pollMax; deployed < lo || deployed > hi {
+		t.Errorf("node %s deployed for %v, want between %v and %v (the run takes %v)", n.ID, deployed, lo, hi, deploy)
 	}
 }
 
 func TestGitHubFailure(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, githubtest.Options{})
-	w.script("a@dev", githubtest.RunScript{Duration: time.Minute, Conclusion: "failure"})
-	ex := w.executor()
-	st := w.run(t, context.Background(), ex, manifestPlan(t, workflowManifest, ex.Commit))
-	got := stateOf(st)
-	if got["a@dev"] != run.Failed || got["b@dev"] != run.Skipped || got["a@production"] != run.Skipped {
-		t.Errorf("states %v, want a@dev failed and everything after it skipped", got)
-	}
-	deps := w.srv.Deployments()
-	if len(deps) != 1 || last(deps[0]) != "failure" {
-		t.Errorf("deployments %+v, want one, ending in failure", deps)
-	}
-	for _, n := range st.Nodes {
-		if n.ID == "a@dev" && (n.Attempts != 1 || !strings.Contains(n.Message, "concluded failure")) {
-			t.Errorf("a@dev = %+v, want one attempt: a failed deploy is not retried", n)
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, githubtest.Options{})
+		w.script("a@dev", githubtest.RunScript{Duration: time.Minute, Conclusion: "failure"})
+		ex := w.executor()
+		st := w.run(t, context.Background(), ex, manifestPlan(t, workflowManifest, ex.Commit))
+		got := stateOf(st)
+		if got["a@dev"] != run.Failed || got["b@dev"] != run.Skipped || got["a@production"] != run.Skipped {
+			t.Errorf("states %v, want a@dev failed and everything after it skipped", got)
 		}
-	}
+		deps := w.srv.Deployments()
+		if len(deps) != 1 || last(deps[0]) != "failure" {
+			t.Errorf("deployments %+v, want one, ending in failure", deps)
+		}
+		for _, n := range st.Nodes {
+			if n.ID == "a@dev" && (n.Attempts != 1 || !strings.Contains(n.Message, "concluded failure")) {
+				t.Errorf("a@dev = %+v, want one attempt: a failed deploy is not retried", n)
+			}
+		}
+	})
 }
 
 // TestGitHubCancel interrupts a promotion while a run deploys: the run is
 // cancelled and the Deployment ends in error.
 func TestGitHubCancel(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, githubtest.Options{})
-	w.script("a@dev", githubtest.RunScript{Duration: 5 * time.Hour, Conclusion: "success"})
-	ex := w.executor()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	p := manifestPlan(t, workflowManifest, ex.Commit)
-	var once sync.Once
-	st, err := run.Run(ctx, p, ex, run.Options{Clock: w.clock, OnChange: func(s *run.Status) {
-		for _, n := range s.Nodes {
-			if n.ID == "a@dev" && n.Phase == run.PhaseDeploying {
-				once.Do(cancel)
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, githubtest.Options{})
+		w.script("a@dev", githubtest.RunScript{Duration: 5 * time.Hour, Conclusion: "success"})
+		ex := w.executor()
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		p := manifestPlan(t, workflowManifest, ex.Commit)
+		var once sync.Once
+		st, err := run.Run(ctx, p, ex, run.Options{Clock: w.clock, OnChange: func(s *run.Status) {
+			for _, n := range s.Nodes {
+				if n.ID == "a@dev" && n.Phase == run.PhaseDeploying {
+					once.Do(cancel)
+				}
 			}
+		}})
+		if err != nil {
+			t.Fatal(err)
 		}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st.Result != run.ResultCancelled {
-		t.Errorf("result %s, want cancelled", st.Result)
-	}
-	runs := w.srv.Runs()
-	if len(runs) != 1 || runs[0].Conclusion != "cancelled" {
-		t.Errorf("runs %+v, want the one run cancelled", runs)
-	}
-	if d := w.srv.Deployments()[0]; last(d) != "error" {
-		t.Errorf("deployment statuses %v, want it to end in error", statesOf(d))
-	}
+		if st.Result != run.ResultCancelled {
+			t.Errorf("result %s, want cancelled", st.Result)
+		}
+		runs := w.srv.Runs()
+		if len(runs) != 1 || runs[0].Conclusion != "cancelled" {
+			t.Errorf("runs %+v, want the one run cancelled", runs)
+		}
+		if d := w.srv.Deployments()[0]; last(d) != "error" {
+			t.Errorf("deployment statuses %v, want it to end in error", statesOf(d))
+		}
+	})
 }
 
 func TestGitHubPreflight(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, githubtest.Options{Tokens: map[string]string{"test-token": "promote-bot"}})
-	ex := w.executor()
-	missing := strings.Replace(workflowManifest, "b: {paths: [b], depends_on: [a]}", "b: {paths: [b], depends_on: [a], deploy: {workflow: ship.yml}}", 1)
-	err := ex.Preflight(context.Background(), manifestPlan(t, missing, ex.Commit))
-	if !errors.Is(err, ErrNoWorkflow) || !strings.Contains(err.Error(), `deploy workflow "ship.yml" of b is not in acme/app`) {
-		t.Errorf("Preflight(missing workflow) = %v", err)
-	}
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, githubtest.Options{Tokens: map[string]string{"test-token": "promote-bot"}})
+		ex := w.executor()
+		missing := strings.Replace(workflowManifest, "b: {paths: [b], depends_on: [a]}", "b: {paths: [b], depends_on: [a], deploy: {workflow: ship.yml}}", 1)
+		err := ex.Preflight(context.Background(), manifestPlan(t, missing, ex.Commit))
+		if !errors.Is(err, ErrNoWorkflow) || !strings.Contains(err.Error(), `deploy workflow "ship.yml" of b is not in acme/app`) {
+			t.Errorf("Preflight(missing workflow) = %v", err)
+		}
 
-	wrongRepo := *w.client
-	wrongRepo.Repo = "nope"
-	ex = &GitHub{Client: &wrongRepo, Commit: "x", DispatchRef: "main"}
-	err = ex.Preflight(context.Background(), manifestPlan(t, workflowManifest, "x"))
-	if github.StatusCode(err) != 404 || !strings.Contains(err.Error(), "acme/nope does not exist or the token cannot see it") {
-		t.Errorf("Preflight(wrong repository) = %v", err)
-	}
+		wrongRepo := *w.client
+		wrongRepo.Repo = "nope"
+		ex = &GitHub{Client: &wrongRepo, Commit: "x", DispatchRef: "main"}
+		err = ex.Preflight(context.Background(), manifestPlan(t, workflowManifest, "x"))
+		if github.StatusCode(err) != 404 || !strings.Contains(err.Error(), "acme/nope does not exist or the token cannot see it") {
+			t.Errorf("Preflight(wrong repository) = %v", err)
+		}
 
-	bad, err := github.New(context.Background(), github.Config{APIURL: w.srv.URL(), Token: "tok-0123secret", Owner: "acme", Repo: "app", HTTPClient: w.srv.Client()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ex = &GitHub{Client: bad, Commit: "x", DispatchRef: "main"}
-	err = ex.Preflight(context.Background(), manifestPlan(t, workflowManifest, "x"))
-	if code := github.StatusCode(err); code != 401 || strings.Contains(err.Error(), "0123secret") {
-		t.Errorf("Preflight(bad token) = %v (status %d), want a 401 that does not show the token", err, code)
-	}
-	if len(w.srv.Deployments()) != 0 || len(w.srv.Runs()) != 0 {
-		t.Error("preflight left deployments or runs behind")
-	}
+		bad, err := github.New(context.Background(), github.Config{APIURL: w.srv.URL(), Token: "tok-0123secret", Owner: "acme", Repo: "app", HTTPClient: w.srv.Client()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ex = &GitHub{Client: bad, Commit: "x", DispatchRef: "main"}
+		err = ex.Preflight(context.Background(), manifestPlan(t, workflowManifest, "x"))
+		if code := github.StatusCode(err); code != 401 || strings.Contains(err.Error(), "0123secret") {
+			t.Errorf("Preflight(bad token) = %v (status %d), want a 401 that does not show the token", err, code)
+		}
+		if len(w.srv.Deployments()) != 0 || len(w.srv.Runs()) != 0 {
+			t.Error("preflight left deployments or runs behind")
+		}
+	})
 }
 
 // TestGitHubLock starts two promotions of the same node at once: the second
 // waits for the first and gives up after its lock timeout, naming the holder.
 func TestGitHubLock(t *testing.T) {
 	t.Parallel()
-	w := newWorld(t, githubtest.Options{})
-	w.script("a@dev", githubtest.RunScript{Duration: 30 * time.Minute, Conclusion: "success"})
-	one := workflowManifest
-	p := manifestPlan(t, one, w.srv.SHA("main"))
-	p.Nodes = p.Nodes[:1] // a@dev only
-	first, second := w.executor(), w.executor()
-	second.RunURL = "https://github.test/acme/app/actions/runs/2"
-	second.LockTimeout = 10 * time.Minute
-	var wg sync.WaitGroup
-	results := make([]error, 2)
-	for i, ex := range []*GitHub{first, second} {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = ex.Deploy(context.Background(), &p.Nodes[0], 1, func(run.Update) {})
-		}()
-		// The first takes the lock before the second starts.
-		for deadline := time.Now().Add(10 * time.Second); i == 0 && len(w.srv.Deployments()) == 0; {
-			if time.Now().After(deadline) {
-				t.Fatal("the first promotion created no deployment")
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, githubtest.Options{})
+		w.script("a@dev", githubtest.RunScript{Duration: 30 * time.Minute, Conclusion: "success"})
+		one := workflowManifest
+		p := manifestPlan(t, one, w.srv.SHA("main"))
+		p.Nodes = p.Nodes[:1] // a@dev only
+		first, second := w.executor(), w.executor()
+		second.RunURL = "https://github.test/acme/app/actions/runs/2"
+		second.LockTimeout = 10 * time.Minute
+		var wg sync.WaitGroup
+		results := make([]error, 2)
+		for i, ex := range []*GitHub{first, second} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				results[i] = ex.Deploy(context.Background(), &p.Nodes[0], 1, func(run.Update) {})
+			}()
+			// The first takes the lock before the second starts.
+			for deadline := time.Now().Add(10 * time.Second); i == 0 && len(w.srv.Deployments()) == 0; {
+				if time.Now().After(deadline) {
+					t.Fatal("the first promotion created no deployment")
+				}
+				time.Sleep(time.Millisecond)
 			}
-			time.Sleep(time.Millisecond)
 		}
-	}
-	wg.Wait()
-	if results[0] != nil {
-		t.Errorf("first promotion: %v", results[0])
-	}
-	holder := fmt.Sprintf("a@dev is being promoted by deployment #%d by https://github.test/acme/app/actions/runs/1", w.srv.Deployments()[0].ID)
-	if err := results[1]; err == nil || !strings.Contains(err.Error(), holder) {
-		t.Errorf("second promotion: %v, want it to name the holder", err)
-	}
-	if n := len(w.srv.Runs()); n != 1 {
-		t.Errorf("%d runs, want only the holder's", n)
-	}
-	for _, d := range w.srv.Deployments() {
-		if s := last(d); s != "success" && s != "error" {
-			t.Errorf("deployment %d ends in %s, want a terminal status", d.ID, s)
+		wg.Wait()
+		if results[0] != nil {
+			t.Errorf("first promotion: %v", results[0])
 		}
-	}
+		holder := fmt.Sprintf("a@dev is being promoted by deployment #%d by https://github.test/acme/app/actions/runs/1", w.srv.Deployments()[0].ID)
+		if err := results[1]; err == nil || !strings.Contains(err.Error(), holder) {
+			t.Errorf("second promotion: %v, want it to name the holder", err)
+		}
+		if n := len(w.srv.Runs()); n != 1 {
+			t.Errorf("%d runs, want only the holder's", n)
+		}
+		for _, d := range w.srv.Deployments() {
+			if s := last(d); s != "success" && s != "error" {
+				t.Errorf("deployment %d ends in %s, want a terminal status", d.ID, s)
+			}
+		}
+	})
 }
 
 func TestContainsWord(t *testing.T) {

@@ -1,5 +1,5 @@
-// Package githubtest runs an in-memory GitHub REST API on loopback for tests,
-// benchmarks and `make demo`. It serves one repository and answers the
+// Package githubtest runs an in-memory GitHub REST API on loopback (or over
+// in-memory connections) for tests, benchmarks and `make demo`. It serves one repository and answers the
 // deployment, deployment status, environment, workflow, workflow run, job,
 // pending deployment and rate limit endpoints Promote uses, in the shapes of
 // GitHub's OpenAPI description (the subset in shared/github-rest), with
@@ -14,6 +14,15 @@
 // POST …/pending_deployments or the function given to SetApprover, and a wait
 // timer runs from the moment the run starts waiting), then is in progress for
 // RunScript.Duration and completes with RunScript.Conclusion.
+//
+// Tests that assert on simulated durations run the server with
+// Options.InMemory inside a testing/synctest bubble, on the default real
+// clock: requests then travel over in-memory pipes, on which a waiting
+// goroutine counts as durably blocked, so the bubble's fake clock advances
+// only when the client, the server and the code under test are all waiting,
+// and every duration comes out exact on a machine of any speed. The
+// scaled clock (simulated minutes in real milliseconds) remains for
+// benchmarks and the demo, where a slow scheduler stretches simulated time.
 //
 // Faults (5xx, secondary rate limits, latency, and connections dropped before
 // or after the request was handled) are drawn from Options.Seed, the route and

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -231,10 +232,24 @@ var placeholder = regexp.MustCompile(`\{[a-z0-9_]+\}`)
 // cancellations, errors, pagination and conditional requests) and validates
 // every response against GitHub's OpenAPI description, then checks that the
 // script walked every route the server registers.
+// TestResponsesMatchOpenAPI checks the answers of a loopback server and of an
+// in-memory one (run in a synctest bubble, as the tests that use it run it):
+// both go through net/http's server, so they must answer alike.
 func TestResponsesMatchOpenAPI(t *testing.T) {
 	t.Parallel()
+	t.Run("loopback", func(t *testing.T) {
+		t.Parallel()
+		responsesMatchOpenAPI(t, Options{})
+	})
+	t.Run("in-memory", func(t *testing.T) {
+		t.Parallel()
+		synctest.Test(t, func(t *testing.T) { responsesMatchOpenAPI(t, Options{InMemory: true}) })
+	})
+}
+
+func responsesMatchOpenAPI(t *testing.T, opts Options) {
 	doc := subset(t)
-	s, clock := newManual(t, Options{})
+	s, clock := newManual(t, opts)
 	s.SetBranches("feature")
 	s.SetTags("v1.2.0")
 	s.AddEnvironment("staging", Protection{})

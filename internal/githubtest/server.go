@@ -63,6 +63,17 @@ type Options struct {
 	// Server, from before return_run_details (2026-02-19): a body with it is
 	// refused with 422 "\"return_run_details\" is not a permitted key.".
 	NoRunDetails bool
+	// InMemory serves the API over in-memory connections (net.Pipe)
+	// instead of a loopback port; URL is then "http://api.github.test/" and
+	// only Client reaches it. A test that asserts on durations runs such a
+	// server inside a testing/synctest bubble, with the default real clock:
+	// there time.Now and timers are the bubble's fake clock, which advances
+	// only when every goroutine of the bubble is blocked, so simulated
+	// durations come out exact however loaded the machine is. A loopback
+	// server cannot do that: a goroutine waiting on a socket is not durably
+	// blocked, and the bubble's clock would never move. The server must then
+	// be created, used and closed inside that one bubble.
+	InMemory bool
 }
 
 // Count tallies the requests on one route.
@@ -75,12 +86,14 @@ type Count struct {
 	SecondaryLimited int
 }
 
-// Server is an in-memory GitHub REST API serving one repository on loopback.
+// Server is an in-memory GitHub REST API serving one repository on loopback,
+// or over in-memory connections (Options.InMemory).
 // Its methods are safe for concurrent use.
 type Server struct {
 	opts   Options
 	clock  clock.Clock
-	ts     *httptest.Server
+	ts     *httptest.Server // nil when InMemory
+	mem    *memServer       // nil unless InMemory
 	mux    *http.ServeMux
 	base   string // "http://127.0.0.1:PORT/"
 	routes []string
@@ -104,7 +117,8 @@ type Server struct {
 	nextID    map[string]int64
 }
 
-// New starts a Server on a loopback port. Close it when done.
+// New starts a Server on a loopback port, or without one if opts.InMemory.
+// Close it when done.
 func New(opts Options) *Server {
 	if opts.Owner == "" {
 		opts.Owner = "acme"
@@ -161,6 +175,11 @@ func New(opts Options) *Server {
 	s.userLocked(actionsBot).kind = "Bot"
 	s.refs["refs/heads/"+opts.DefaultBranch] = s.shaFor("refs/heads/" + opts.DefaultBranch)
 	s.register()
+	if opts.InMemory {
+		s.mem = startMem(s.mux)
+		s.base = "http://" + memHost + "/"
+		return s
+	}
 	s.ts = httptest.NewUnstartedServer(s.mux)
 	s.base = "http://" + s.ts.Listener.Addr().String() + "/"
 	s.ts.Start()
@@ -172,11 +191,23 @@ func New(opts Options) *Server {
 func (s *Server) URL() string { return s.base }
 
 // Close shuts the server down, waiting for requests in flight.
-func (s *Server) Close() { s.ts.Close() }
+func (s *Server) Close() {
+	if s.mem != nil {
+		s.mem.close()
+		return
+	}
+	s.ts.Close()
+}
 
 // Client returns a plain HTTP client for the server; it sends no
-// Authorization header of its own.
-func (s *Server) Client() *http.Client { return s.ts.Client() }
+// Authorization header of its own. It is the only way to reach an InMemory
+// server.
+func (s *Server) Client() *http.Client {
+	if s.mem != nil {
+		return &http.Client{Transport: s.mem.transport}
+	}
+	return s.ts.Client()
+}
 
 // Clock returns the server's clock.
 func (s *Server) Clock() clock.Clock { return s.clock }
