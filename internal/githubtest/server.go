@@ -150,6 +150,7 @@ func New(opts Options) *Server {
 	opts.Tokens = maps.Clone(opts.Tokens)
 	opts.Faults.Kinds = slices.Clone(opts.Faults.Kinds)
 	opts.Faults.SkipRoutes = slices.Clone(opts.Faults.SkipRoutes)
+	opts.Faults.First = maps.Clone(opts.Faults.First)
 	s := &Server{
 		opts:   opts,
 		clock:  opts.Clock,
