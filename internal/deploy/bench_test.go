@@ -39,23 +39,29 @@ func benchManifest(r *rand.Rand, services, maxParallel int) string {
 	b.WriteString("environments:\n  - name: dev\n  - name: staging\nservices:\n")
 	for i := range services {
 		fmt.Fprintf(&b, "  s%d: {paths: [s%d], expected_duration: %dm", i, i, 1+r.IntN(10))
-		seen := map[int]bool{}
-		var deps []string
-		for range r.IntN(4) {
-			if i == 0 {
-				break
-			}
-			if d := r.IntN(i); !seen[d] {
-				seen[d] = true
-				deps = append(deps, fmt.Sprintf("s%d", d))
-			}
-		}
-		if len(deps) > 0 {
-			fmt.Fprintf(&b, ", depends_on: [%s]", strings.Join(deps, ", "))
-		}
-		b.WriteString("}\n")
+		writeDeps(&b, r, i)
 	}
 	return b.String()
+}
+
+// writeDeps ends service i's entry, with up to 3 random dependencies on
+// services declared before it.
+func writeDeps(b *strings.Builder, r *rand.Rand, i int) {
+	seen := map[int]bool{}
+	var deps []string
+	for range r.IntN(4) {
+		if i == 0 {
+			break
+		}
+		if d := r.IntN(i); !seen[d] {
+			seen[d] = true
+			deps = append(deps, fmt.Sprintf("s%d", d))
+		}
+	}
+	if len(deps) > 0 {
+		fmt.Fprintf(b, ", depends_on: [%s]", strings.Join(deps, ", "))
+	}
+	b.WriteString("}\n")
 }
 
 // simulation is one promotion of a plan against the in-memory GitHub, each
@@ -84,16 +90,7 @@ func simulate(tb testing.TB, yaml string, statusFile string) simulation {
 			return githubtest.RunScript{Duration: expected[in["service"]+"@"+in["environment"]], Conclusion: "success"}
 		},
 	})
-	client, err := github.New(context.Background(), github.Config{
-		APIURL: srv.URL(), Token: "t", Owner: "acme", Repo: "app", HTTPClient: srv.Client(), Sleep: clk.Sleep, Now: clk.Now,
-	})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	ex := &GitHub{Client: client, Commit: srv.SHA("main"), DispatchRef: "main", Clock: clk}
-	if err := ex.Preflight(context.Background(), p); err != nil {
-		tb.Fatal(err)
-	}
+	ex := simExecutor(tb, srv, clk, p)
 	opts := run.Options{Clock: clk}
 	var sf *run.StatusFile
 	if statusFile != "" {
@@ -113,6 +110,23 @@ func simulate(tb testing.TB, yaml string, statusFile string) simulation {
 		tb.Fatalf("result %s", st.Result)
 	}
 	return simulation{plan: p, status: st, calls: srv.Calls(), nodes: len(p.Nodes)}
+}
+
+// simExecutor is the GitHub executor of a simulation on clk, with the
+// client's defaults, checked against p.
+func simExecutor(tb testing.TB, srv *githubtest.Server, clk clock.Clock, p *plan.Plan) *GitHub {
+	tb.Helper()
+	client, err := github.New(context.Background(), github.Config{
+		APIURL: srv.URL(), Token: "t", Owner: "acme", Repo: "app", HTTPClient: srv.Client(), Sleep: clk.Sleep, Now: clk.Now,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	ex := &GitHub{Client: client, Commit: srv.SHA("main"), DispatchRef: "main", Clock: clk}
+	if err := ex.Preflight(context.Background(), p); err != nil {
+		tb.Fatal(err)
+	}
+	return ex
 }
 
 // lowerBound is no schedule's makespan can beat: the critical path, and the

@@ -212,7 +212,14 @@ func (g *GitHub) start(ctx context.Context, n *plan.Node, attempt, lost int, sen
 	for k, v := range n.Deploy.Inputs {
 		inputs[k] = v
 	}
-	runID, err := g.dispatch(ctx, n, ref, inputs, id, g.Clock.Now())
+	// The dispatch and the go-ahead go out together, so that the run never
+	// waits for its go-ahead behind GitHub's write limits.
+	wctx, release, err := g.Client.ReserveWrites(ctx, 2)
+	if err != nil {
+		return nil, 0, fail("error", fmt.Errorf("cancelled before the workflow started: %w", context.Cause(ctx)))
+	}
+	defer release()
+	runID, err := g.dispatch(wctx, n, ref, inputs, id, g.Clock.Now())
 	var gone *lostDispatch
 	switch {
 	case err == nil:
@@ -230,7 +237,7 @@ func (g *GitHub) start(ctx context.Context, n *plan.Node, attempt, lost int, sen
 	// this Deployment (one GitHub started for a dispatch whose answer was
 	// lost) ever deploys. The run may still queue or wait for reviewers,
 	// which its page shows.
-	if err := st.set(ctx, "in_progress", fmt.Sprintf("%s dispatched for %s", n.Deploy.Workflow, n.ID), runLink); err != nil {
+	if err := st.set(wctx, "in_progress", fmt.Sprintf("%s dispatched for %s", n.Deploy.Workflow, n.ID), runLink); err != nil {
 		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 		defer cancel()
 		_, _ = g.Client.GH.Actions.CancelWorkflowRunByID(cctx, g.Client.Owner, g.Client.Repo, runID)

@@ -308,7 +308,10 @@ func (t *retryTransport) waitToSend(ctx context.Context, route string, throttled
 			return nil
 		}
 		now := t.now()
-		start := t.writes.reserve(now)
+		start, ok := t.writes.bookedStart(ctx, now)
+		if !ok {
+			start = t.writes.reserve(now)
+		}
 		d := start.Sub(now)
 		if d <= 0 {
 			return nil

@@ -760,3 +760,38 @@ func TestBackoffCeiling(t *testing.T) {
 		}
 	}
 }
+
+// TestReserveWrites checks that writes booked together go out together:
+// with room for one more write in the hour, two booked writes wait until
+// the hour has room for both, then go at most the sustained spacing apart.
+func TestReserveWrites(t *testing.T) {
+	t.Parallel()
+	route := "POST " + repoPath("deployments")
+	srv := newServer(t, map[string]http.HandlerFunc{route: script(t, reply{status: 201, body: `{}`})})
+	c, clock := newTestClient(t, srv, func(cfg *Config) { cfg.WritesPerMinute, cfg.WritesPerHour = 80, 5 })
+	ctx := context.Background()
+	for range 4 {
+		if err := do(ctx, c, http.MethodPost, "repos/octo-org/octo-repo/deployments", nil); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Minute)
+	}
+	// Now at 4m, with writes at 0, 1m, 2m and 3m: the second booked write
+	// may go when the one at 0 has left the hour, at 1h0m2s, and the
+	// first right before it, rather than now.
+	rctx, release, err := c.ReserveWrites(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	for range 2 {
+		if err := do(rctx, c, http.MethodPost, "repos/octo-org/octo-repo/deployments", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gap := (time.Minute + arrivalMargin) / 80
+	want := []time.Duration{time.Hour - 4*time.Minute + arrivalMargin - 2*gap, 2 * gap}
+	if diff := cmp.Diff(want, clock.Sleeps()); diff != "" {
+		t.Errorf("sleeps (-want +got):\n%s", diff)
+	}
+}

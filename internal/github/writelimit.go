@@ -1,7 +1,9 @@
 package github
 
 import (
+	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -80,6 +82,37 @@ func (w *writeWindow) String() string {
 func (w *writeWindow) reserve(now time.Time) time.Time {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return w.bookLocked(now)
+}
+
+// reserveClose books n starts that lie close together: the earliest at or
+// after now for which the n-th follows the first within the sustained
+// spacing, so that none of them waits long for the others.
+func (w *writeWindow) reserveClose(now time.Time, n int) []time.Time {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	spread := time.Duration(n) * (time.Minute + arrivalMargin) / time.Duration(w.limits[0].n)
+	from := now
+	for range 20 { // converges in two or three rounds
+		kept := slices.Clone(w.booked)
+		slots := make([]time.Time, n)
+		for i := range slots {
+			slots[i] = w.bookLocked(from)
+		}
+		if slots[n-1].Sub(slots[0]) <= spread {
+			return slots
+		}
+		w.booked = kept
+		from = slots[n-1].Add(-spread)
+	}
+	slots := make([]time.Time, n)
+	for i := range slots {
+		slots[i] = w.bookLocked(from)
+	}
+	return slots
+}
+
+func (w *writeWindow) bookLocked(now time.Time) time.Time {
 	start := now
 	k := len(w.booked)
 	if k > 0 && w.booked[k-1].After(start) {
@@ -120,4 +153,96 @@ func (w *writeWindow) release(start time.Time) {
 			return
 		}
 	}
+}
+
+// staleSlot is how late a write may go out after a start booked for it in
+// advance: later than that, it gives the start back and books a new one.
+const staleSlot = time.Second
+
+// writeTicket holds starts booked in advance for the next writes of a
+// context.
+type writeTicket struct {
+	mu    sync.Mutex
+	slots []time.Time
+}
+
+type ticketKey struct{}
+
+// next takes the ticket's next start, or reports that it has none left.
+func (t *writeTicket) next() (time.Time, bool) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.slots) == 0 {
+		return time.Time{}, false
+	}
+	s := t.slots[0]
+	t.slots = t.slots[1:]
+	return s, true
+}
+
+// ReserveWrites waits until the write limits let n writes go out close
+// together, books them, and returns a context whose next n writes use them,
+// with a function that gives back what was not used. A promotion books the
+// dispatch of a run and the status that lets the run go ahead this way, so
+// that a run never waits for its go-ahead behind the limits. Without write
+// limits it returns ctx as it is.
+func (c *Client) ReserveWrites(ctx context.Context, n int) (context.Context, func(), error) {
+	w := c.transport.writes
+	if w == nil || n <= 0 {
+		return ctx, func() {}, nil
+	}
+	now := c.transport.now()
+	t := &writeTicket{slots: w.reserveClose(now, n)}
+	release := func() {
+		for {
+			s, ok := t.next()
+			if !ok {
+				return
+			}
+			w.release(s)
+		}
+	}
+	if d := t.slots[0].Sub(now); d > 0 {
+		if err := c.transport.sleep(ctx, d); err != nil {
+			release()
+			return ctx, func() {}, fmt.Errorf("waiting %v to stay under GitHub's %v: %w", d.Round(time.Millisecond), w, err)
+		}
+	}
+	return context.WithValue(ctx, ticketKey{}, t), release, nil
+}
+
+// bookedStart returns a start booked in advance for this write, if ctx
+// holds one that is not stale.
+func (w *writeWindow) bookedStart(ctx context.Context, now time.Time) (time.Time, bool) {
+	t, _ := ctx.Value(ticketKey{}).(*writeTicket)
+	if t == nil {
+		return time.Time{}, false
+	}
+	for {
+		s, ok := t.next()
+		if !ok {
+			return time.Time{}, false
+		}
+		if !s.Before(now.Add(-staleSlot)) {
+			return s, true
+		}
+		w.release(s)
+	}
+}
+
+// MinWriteSpan is the least time from the first to the last of n writes
+// under the write limits a Client with perMinute and perHour keeps (0 for
+// the defaults, as in Config): the bound that the write budget sets on the
+// makespan of a promotion that needs n writes.
+func MinWriteSpan(n, perMinute, perHour int) time.Duration {
+	cfg := Config{WritesPerMinute: perMinute, WritesPerHour: perHour}.withDefaults()
+	w := newWriteLimiter(cfg.WritesPerMinute, cfg.WritesPerHour)
+	if w == nil || n <= 0 {
+		return 0
+	}
+	var t0, last time.Time
+	for range n {
+		last = w.reserve(t0)
+	}
+	return last.Sub(t0)
 }
