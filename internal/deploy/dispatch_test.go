@@ -8,6 +8,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	"github.com/promote-dev/promote/internal/clock"
 	"github.com/promote-dev/promote/internal/githubtest"
 	"github.com/promote-dev/promote/internal/plan"
 	"github.com/promote-dev/promote/internal/run"
@@ -135,4 +136,32 @@ func deployOne(t *testing.T, node string, opts githubtest.Options) deployment {
 		out.deployments, out.runs = w.srv.Deployments(), w.srv.Runs()
 	})
 	return out
+}
+
+// TestFaultedMakespan promotes the example shape (BenchmarkFaultedMakespan)
+// with 10 % of requests faulted, for 10 seeds, each in a bubble, and checks
+// issue 3's goal: the makespan stays within 1.5 times the clean one. The
+// bubble's clock makes the ratios exact, where the benchmark's scaled clock
+// adds the machine's load.
+func TestFaultedMakespan(t *testing.T) {
+	t.Parallel()
+	for _, deploy := range []time.Duration{0, 10 * time.Second} {
+		var ratios []float64
+		lost := 0
+		for seed := range int64(10) {
+			var clean, faulted time.Duration
+			synctest.Test(t, func(t *testing.T) { clean, _ = faultedExample(t, seed, 0, clock.Real{}, true, deploy) })
+			synctest.Test(t, func(t *testing.T) {
+				var l int
+				faulted, l = faultedExample(t, seed, 0.1, clock.Real{}, true, deploy)
+				lost += l
+			})
+			ratio := float64(faulted) / float64(clean)
+			if ratio > 1.5 {
+				t.Errorf("deploys of %v, seed %d: makespan %v under faults, %v clean: %.2f times, want at most 1.5", deploy, seed, faulted, clean, ratio)
+			}
+			ratios = append(ratios, ratio)
+		}
+		t.Logf("deploys of %v (0: the services' own): faulted/clean median %.3f, worst %.3f, %d dispatch answers lost in 10 runs", deploy, median(ratios), slices.Max(ratios), lost)
+	}
 }
