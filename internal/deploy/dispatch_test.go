@@ -162,6 +162,6 @@ func TestFaultedMakespan(t *testing.T) {
 			}
 			ratios = append(ratios, ratio)
 		}
-		t.Logf("deploys of %v (0: the services' own): faulted/clean median %.3f, worst %.3f, %d dispatch answers lost in 10 runs", deploy, median(ratios), slices.Max(ratios), lost)
+		t.Logf("deploys of %v (0: the services' own): faulted/clean median %.3f, worst %.3f, %d dispatch answers lost in %d runs", deploy, median(ratios), slices.Max(ratios), lost, len(ratios))
 	}
 }
