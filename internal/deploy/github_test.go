@@ -11,6 +11,7 @@ import (
 	"testing/synctest"
 	"time"
 
+	gh "github.com/google/go-github/v60/github"
 	"github.com/promote-dev/promote/internal/clock"
 	"github.com/promote-dev/promote/internal/dag"
 	"github.com/promote-dev/promote/internal/github"
@@ -382,6 +383,128 @@ func TestGitHubLock(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestGitHubLockExpiry holds the lock's lease: the ticket of a promotion
+// whose runner died (a Deployment left in_progress, or left without any
+// status) stops holding the lock once it has been unchanged for LockLease
+// (StartGrace without a status), and the next promotion of the node then
+// goes ahead instead of waiting out its LockTimeout. The leases are the
+// defaults (6h and 10m): on the bubble's clock hours pass at once, and a live
+// holder is never mistaken for a dead one by a slow machine.
+//
+// Mutant this kills (issue 15): tickets that never go stale (holder ignoring
+// LockLease and StartGrace). TestGitHubLock kills the opposite one.
+func TestGitHubLockExpiry(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct {
+		what   string
+		status string        // the dead holder's last status, "" for none
+		age    time.Duration // how old it is when the next promotion starts
+		lease  time.Duration // when it goes stale
+	}{
+		{what: "in_progress", status: "in_progress", age: DefaultLockLease - time.Minute, lease: DefaultLockLease},
+		{what: "queued", status: "queued", age: DefaultLockLease - time.Minute, lease: DefaultLockLease},
+		{what: "no status", age: DefaultStartGrace - time.Minute, lease: DefaultStartGrace},
+	} {
+		t.Run(tt.what, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				w := newWorld(t, githubtest.Options{})
+				ctx := context.Background()
+				c := w.client
+				dead, _, err := c.GH.Repositories.CreateDeployment(ctx, c.Owner, c.Repo, &gh.DeploymentRequest{
+					Ref: gh.String(w.srv.SHA("main")), Task: gh.String("deploy:a"), Environment: gh.String("dev"),
+					AutoMerge: gh.Bool(false), RequiredContexts: &[]string{},
+					Payload: map[string]any{"promote": map[string]any{"run_url": "https://github.test/acme/app/actions/runs/9"}},
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if tt.status != "" {
+					if _, _, err := c.GH.Repositories.CreateDeploymentStatus(ctx, c.Owner, c.Repo, dead.GetID(), &gh.DeploymentStatusRequest{State: gh.String(tt.status)}); err != nil {
+						t.Fatal(err)
+					}
+				}
+				time.Sleep(tt.age)
+
+				p := manifestPlan(t, workflowManifest, w.srv.SHA("main"))
+				ex := w.executor()
+				start := time.Now()
+				var waited []string
+				err = ex.Deploy(ctx, &p.Nodes[0], 1, func(u run.Update) {
+					if u.Phase == run.PhaseLocked {
+						waited = append(waited, u.Message)
+					}
+				})
+				if err != nil {
+					t.Fatalf("Deploy after the holder died: %v, want it to go ahead once the ticket is stale", err)
+				}
+				if len(waited) == 0 || !strings.Contains(waited[0], fmt.Sprintf("deployment #%d", dead.GetID())) {
+					t.Errorf("lock updates %q, want a wait for the dead holder #%d while its ticket was fresh", waited, dead.GetID())
+				}
+				runs := w.srv.Runs()
+				if len(runs) != 1 {
+					t.Fatalf("%d runs, want the one of the new promotion", len(runs))
+				}
+				// The ticket goes stale lease-age after the start; the lock
+				// sees it at its next poll, at most Poll.Max (20s) later.
+				if got, lo := runs[0].CreatedAt.Sub(start), tt.lease-tt.age; got < lo || got > lo+20*time.Second {
+					t.Errorf("dispatched %v after the start, want between %v and %v", got, lo, lo+20*time.Second)
+				}
+			})
+		})
+	}
+}
+
+// TestGitHubErrorClasses checks how Deploy's failures reach the scheduler:
+// GitHub's own trouble (5xx, 429) that outlasts the client's retries is
+// transient, so the node is tried again; a token refused a write (403) is
+// fatal, since every node would fail the same way. The faults hit only the
+// lock's listing of Deployments: a failed write is looked up before it is
+// retried, and that path marks its failures transient itself.
+//
+// Mutant this kills (make mutants): classify without `code >= 500`.
+func TestGitHubErrorClasses(t *testing.T) {
+	t.Parallel()
+	const listing = "GET /repos/{owner}/{repo}/deployments"
+	for _, tt := range []struct {
+		what      string
+		fault     githubtest.FaultKind
+		readOnly  bool
+		transient bool
+		fatal     bool
+	}{
+		{what: "503", fault: githubtest.FaultServiceUnavailable, transient: true},
+		{what: "500", fault: githubtest.FaultInternalServerError, transient: true},
+		{what: "429", fault: githubtest.FaultTooManyRequests, transient: true},
+		{what: "403", readOnly: true, fatal: true},
+	} {
+		t.Run(tt.what, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				var opts githubtest.Options
+				if tt.readOnly {
+					opts.ReadOnlyTokens = []string{"test-token"}
+				} else {
+					probe := githubtest.New(githubtest.Options{InMemory: true})
+					others := slices.DeleteFunc(probe.Routes(), func(r string) bool { return r == listing })
+					probe.Close()
+					opts.Faults = githubtest.Faults{Rate: 1, Kinds: []githubtest.FaultKind{tt.fault}, SkipRoutes: others}
+				}
+				w := newWorld(t, opts)
+				p := manifestPlan(t, workflowManifest, w.srv.SHA("main"))
+				err := w.executor().Deploy(context.Background(), &p.Nodes[0], 1, func(run.Update) {})
+				var fatal *run.FatalError
+				if err == nil || run.IsTransient(err) != tt.transient || errors.As(err, &fatal) != tt.fatal {
+					t.Errorf("Deploy() = %v (transient %v, fatal %v), want transient %v, fatal %v", err, run.IsTransient(err), errors.As(err, &fatal), tt.transient, tt.fatal)
+				}
+				if n := w.srv.Calls()[listing].Faulted; !tt.readOnly && n == 0 {
+					t.Errorf("no fault was injected on %s", listing)
+				}
+			})
+		})
+	}
 }
 
 func TestContainsWord(t *testing.T) {

@@ -56,19 +56,43 @@ func TestFaultedPromotions(t *testing.T) {
 	}
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, 8)
+	var mu sync.Mutex
+	injected := map[githubtest.FaultKind]int{}
 	for seed := range runs {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			faultedPromotion(t, int64(seed))
+			log := faultedPromotion(t, int64(seed))
+			mu.Lock()
+			defer mu.Unlock()
+			for _, f := range log {
+				injected[f.Kind]++
+			}
 		}()
 	}
 	wg.Wait()
+	// The invariants prove something only if faults happened: every kind
+	// must have been injected, and as often as the 10% rate makes likely.
+	// (A server that ignored Faults passed every check above.)
+	total := 0
+	for _, k := range []githubtest.FaultKind{githubtest.FaultInternalServerError, githubtest.FaultBadGateway, githubtest.FaultServiceUnavailable,
+		githubtest.FaultSecondaryRateLimit, githubtest.FaultTooManyRequests, githubtest.FaultLatency,
+		githubtest.FaultDropBeforeHandling, githubtest.FaultDropAfterHandling} {
+		if injected[k] == 0 {
+			t.Errorf("no %v fault was injected in %d promotions; the test proves nothing about it", k, runs)
+		}
+		total += injected[k]
+	}
+	if total < runs {
+		t.Errorf("%d faults injected in %d promotions, want at least one per promotion on average", total, runs)
+	}
+	t.Logf("%d faults injected in %d promotions: %v", total, runs, injected)
 }
 
-func faultedPromotion(t *testing.T, seed int64) {
+// faultedPromotion runs one seeded promotion and returns the faults injected.
+func faultedPromotion(t *testing.T, seed int64) []githubtest.FaultEvent {
 	t.Helper()
 	r := rand.New(rand.NewPCG(uint64(seed), 7))
 	clk := clock.NewScaled(60000)
@@ -119,6 +143,7 @@ func faultedPromotion(t *testing.T, seed int64) {
 		t.Fatal(err)
 	}
 	checkInvariants(t, fmt.Sprintf("seed %d", seed), p, st, srv, fails)
+	return srv.FaultLog()
 }
 
 // checkInvariants checks a finished run against what GitHub recorded.

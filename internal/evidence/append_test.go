@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
+	"github.com/secure-systems-lab/go-securesystemslib/signerverifier"
 
 	"github.com/promote-dev/promote/internal/sign"
 )
@@ -334,7 +335,7 @@ func TestEnvelopeVerifiesWithDSSE(t *testing.T) {
 			if env.PayloadType != PayloadType || len(env.Signatures) != 1 || env.Signatures[0].KeyID != signer.KeyID() {
 				t.Errorf("envelope = %+v, want payloadType %q and one signature by %q", env, PayloadType, signer.KeyID())
 			}
-			v, err := dsse.NewEnvelopeVerifier(dsseVerifier{id: signer.KeyID(), pub: signer.Public()})
+			v, err := dsse.NewEnvelopeVerifier(sslibVerifier(t, signer.KeyID(), signer.Public()))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -377,14 +378,32 @@ func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
 func jsonUnmarshal(data []byte, v any) error { return json.Unmarshal(data, v) }
 
-// dsseVerifier adapts a public key to go-securesystemslib's dsse.Verifier.
-type dsseVerifier struct {
-	id  string
-	pub crypto.PublicKey
+// sslibVerifier is go-securesystemslib's own verifier for the public key
+// (signerverifier, loaded from the PEM that cosign reads too), so that no
+// code of Promote's judges the signature: the check fails if Promote signs
+// something other than the DSSE PAE, or hashes it differently.
+func sslibVerifier(t *testing.T, keyID string, pub crypto.PublicKey) dsse.Verifier {
+	t.Helper()
+	pemKey, err := sign.PublicKeyPEM(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := signerverifier.LoadKey(pemKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key.KeyID = keyID
+	var v dsse.Verifier
+	switch key.KeyType {
+	case signerverifier.ECDSAKeyType:
+		v, err = signerverifier.NewECDSASignerVerifierFromSSLibKey(key)
+	case signerverifier.ED25519KeyType:
+		v, err = signerverifier.NewED25519SignerVerifierFromSSLibKey(key)
+	default:
+		t.Fatalf("key type %q, want ecdsa or ed25519", key.KeyType)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
 }
-
-func (v dsseVerifier) Verify(_ context.Context, data, sig []byte) error {
-	return sign.Verify(v.pub, data, sig)
-}
-func (v dsseVerifier) KeyID() (string, error)   { return v.id, nil }
-func (v dsseVerifier) Public() crypto.PublicKey { return v.pub }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+
+	"github.com/promote-dev/promote/internal/sign"
 )
 
 // TestEd25519Batch checks that batching changes nothing in the verdicts:
@@ -49,5 +51,34 @@ func TestEd25519Batch(t *testing.T) {
 	}
 	if want := []int{7, 150, 299}; !slices.Equal(failed, want) {
 		t.Errorf("failed records = %v, want %v", failed, want)
+	}
+}
+
+// TestEd25519BatchLeavesNonCanonicalR checks that a signature the batch
+// rules (ZIP-215) accept but the standard library refuses is judged by the
+// standard library: the identity as public key, R a non-canonical encoding
+// of the identity (y = p+1) and S = 0 satisfy ZIP-215's equation for any
+// message. Alone in a batch it would pass; it must be verified alone and
+// fail.
+//
+// Mutant this kills: canonical accepting every R (the batch then passes the
+// forged signature, because no other signature makes it fail).
+func TestEd25519BatchLeavesNonCanonicalR(t *testing.T) {
+	t.Parallel()
+	identity := ed25519.PublicKey(append([]byte{1}, make([]byte, 31)...))
+	r := slices.Concat([]byte{0xee}, bytes.Repeat([]byte{0xff}, 30), []byte{0x7f})
+	sig := slices.Concat(r, make([]byte, 32))
+	var rec recordResult
+	var batch ed25519Batch
+	// As checkSignatures does: what the batch does not take is verified
+	// alone.
+	if !batch.add(&rec, "k", identity, []byte("any record"), sig) {
+		if err := sign.Verify(identity, []byte("any record"), sig); err != nil {
+			rec.fail("%v", err)
+		}
+	}
+	batch.verify()
+	if len(rec.failures) != 1 {
+		t.Errorf("failures %q, want the forged signature refused once", rec.failures)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -287,6 +288,23 @@ func TestParallelismAndRollout(t *testing.T) {
 	}
 }
 
+// TestMaxParallelCapsRollout: `promote run --max-parallel 2` (Options) on a
+// manifest whose rollout starts wider (initial 3 of max_parallel 4) runs at
+// most 2 nodes at once, from the first start on.
+//
+// Mutant this kills: Options.fill not capping RolloutInitial at MaxParallel.
+func TestMaxParallelCapsRollout(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		yaml := wideManifest(6, "max_parallel: 4, rollout: {initial: 3, step: 1}")
+		f := newFake(clock.Real{}, nil)
+		st := runPlan(t, testPlan(t, yaml, dag.Selection{}), f, Options{Clock: clock.Real{}, MaxParallel: 2})
+		if st.Result != ResultSuccess || f.maxRunning != 2 {
+			t.Errorf("result %s, at most %d nodes at once; want success with at most 2", st.Result, f.maxRunning)
+		}
+	})
+}
+
 // makespan replays the staged rollout of n independent one-minute nodes
 // that all succeed: every minute the nodes running end, each widening the
 // window, then the window is filled.
@@ -307,7 +325,8 @@ func makespan(n, maxParallel, initial, step int) time.Duration {
 // or the shortest remaining path first takes 40.
 //
 // Mutants this kills (issue 15): the comparison reversed (shortest remaining
-// path first), and the priority ignored (plan order only).
+// path first), and the priority ignored (plan order only, which the second
+// part catches: plan order already puts z1 first).
 func TestCriticalPathFirst(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
@@ -331,6 +350,19 @@ services:
 		}
 		if z1 := f.started["z1@dev"].Sub(st.StartedAt); z1 != 0 {
 			t.Errorf("z1@dev started after %v, want at once", z1)
+		}
+
+		// One slot, and a and b shorter: whenever a slot frees, the ready
+		// node with the longest path ahead of it goes, so the chain first
+		// (z2 overtakes a and b, which were ready before it), then a and b
+		// in plan order.
+		one := strings.NewReplacer("max_parallel: 2", "max_parallel: 1", "a: {paths: [a]}", "a: {paths: [a], expected_duration: 5m}",
+			"b: {paths: [b]}", "b: {paths: [b], expected_duration: 5m}").Replace(chain)
+		f = newFake(clock.Real{}, nil)
+		runPlan(t, testPlan(t, one, dag.Selection{}), f, Options{Clock: clock.Real{}})
+		order := slices.SortedFunc(maps.Keys(f.started), func(a, b string) int { return f.started[a].Compare(f.started[b]) })
+		if want := []string{"z1@dev", "z2@dev", "z3@dev", "a@dev", "b@dev"}; !slices.Equal(order, want) {
+			t.Errorf("with one slot, nodes started in the order %v, want %v", order, want)
 		}
 	})
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"github.com/promote-dev/promote/internal/store/storetest"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
@@ -31,19 +33,45 @@ func TestMain(m *testing.M) {
 	os.Exit(runTests(m))
 }
 
+// ExampleServer is where ExampleNewS3 keeps its evidence: the test binary's
+// versitygw and a bucket with Object Lock on it, set by TestMain. (Exported
+// from a test file, for the store_test package of the examples.)
+var ExampleServer struct {
+	Endpoint, Bucket string
+	Credentials      aws.CredentialsProvider
+}
+
 func runTests(m *testing.M) int {
-	if bin := os.Getenv("VERSITYGW"); bin != "" {
-		g, err := storetest.Start(bin)
-		if err != nil {
+	flag.Parse()
+	bin := os.Getenv("VERSITYGW")
+	if bin == "" {
+		// ExampleNewS3 writes to a real S3 server and checks what it
+		// prints; without one it is skipped, like the tests that need one.
+		skip := "^ExampleNewS3$"
+		if prev := flag.Lookup("test.skip").Value.String(); prev != "" {
+			skip = prev + "|" + skip
+		}
+		if err := flag.Set("test.skip", skip); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 3
 		}
-		gw = &versitygw{Gateway: g}
-		defer func() {
-			if err := gw.Stop(); err != nil {
-				fmt.Fprintln(os.Stderr, err)
-			}
-		}()
+		return m.Run()
+	}
+	g, err := storetest.Start(bin)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	gw = &versitygw{Gateway: g}
+	defer func() {
+		if err := gw.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+		}
+	}()
+	ExampleServer.Endpoint, ExampleServer.Bucket, ExampleServer.Credentials = g.Endpoint, "acme-promotion-evidence", storetest.Credentials()
+	if err := g.CreateBucket(context.Background(), ExampleServer.Bucket, true); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
 	}
 	return m.Run()
 }
