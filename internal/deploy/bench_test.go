@@ -77,8 +77,14 @@ type simulation struct {
 
 func simulate(tb testing.TB, yaml string, statusFile string) simulation {
 	tb.Helper()
-	clk := clock.NewScaled(benchScale)
-	srv := githubtest.New(githubtest.Options{Clock: clk})
+	return simulateOn(tb, yaml, statusFile, clock.NewScaled(benchScale), false)
+}
+
+// simulateOn is simulate on clk: clock.Real{} in a synctest bubble, with
+// an in-memory server, gives exact times.
+func simulateOn(tb testing.TB, yaml string, statusFile string, clk clock.Clock, inMemory bool) simulation {
+	tb.Helper()
+	srv := githubtest.New(githubtest.Options{Clock: clk, InMemory: inMemory})
 	defer srv.Close()
 	p := manifestPlan(tb, yaml, srv.SHA("main"))
 	expected := map[string]time.Duration{}
