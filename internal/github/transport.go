@@ -280,18 +280,23 @@ func (t *retryTransport) waitForPause(ctx context.Context, route string) error {
 	if route == rateLimitRoute {
 		return nil
 	}
-	t.mu.Lock()
-	until := t.pausedUntil
-	t.mu.Unlock()
-	d := until.Sub(t.now())
-	if d <= 0 {
-		return nil
+	// A pause may be extended while it is waited out (another request was
+	// refused meanwhile): look again after each wait.
+	for counted := false; ; counted = true {
+		t.mu.Lock()
+		until := t.pausedUntil
+		t.mu.Unlock()
+		d := until.Sub(t.now())
+		if d <= 0 {
+			return nil
+		}
+		if !counted {
+			t.stats.add(route, func(s *RouteStats) { s.RateLimited++ })
+		}
+		if err := t.sleep(ctx, d); err != nil {
+			return fmt.Errorf("waiting %v for GitHub's rate limit to reset: %w", d.Round(time.Second), err)
+		}
 	}
-	t.stats.add(route, func(s *RouteStats) { s.RateLimited++ })
-	if err := t.sleep(ctx, d); err != nil {
-		return fmt.Errorf("waiting %v for GitHub's rate limit to reset: %w", d.Round(time.Second), err)
-	}
-	return nil
 }
 
 // waitToSend waits out a rate-limit pause and, for a throttled write, its

@@ -795,3 +795,33 @@ func TestReserveWrites(t *testing.T) {
 		t.Errorf("sleeps (-want +got):\n%s", diff)
 	}
 }
+
+// TestPauseExtendedWhileWaiting checks that a request waiting out a pause
+// looks again when it ends, in case another refusal extended it.
+func TestPauseExtendedWhileWaiting(t *testing.T) {
+	t.Parallel()
+	route := "GET " + repoPath("deployments")
+	srv := newServer(t, map[string]http.HandlerFunc{route: script(t, reply{status: 200, body: `[]`})})
+	var c *Client
+	var fc *fakeClock
+	c, fc = newTestClient(t, srv, func(cfg *Config) {
+		sleep := cfg.Sleep
+		cfg.Sleep = func(ctx context.Context, d time.Duration) error {
+			err := sleep(ctx, d)
+			if len(fc.Sleeps()) == 1 {
+				c.transport.pause(fc.Now().Add(20 * time.Second))
+			}
+			return err
+		}
+	})
+	c.transport.pause(fc.Now().Add(30 * time.Second))
+	if err := do(context.Background(), c, http.MethodGet, "repos/octo-org/octo-repo/deployments", nil); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]time.Duration{30 * time.Second, 20 * time.Second}, fc.Sleeps()); diff != "" {
+		t.Errorf("sleeps (-want +got):\n%s", diff)
+	}
+	if got := c.Stats()["GET /repos/{owner}/{repo}/deployments"].RateLimited; got != 1 {
+		t.Errorf("RateLimited = %d, want 1: one request waited", got)
+	}
+}
