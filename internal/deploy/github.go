@@ -24,12 +24,22 @@ import (
 // in the node's GitHub environment (task "deploy:<service>"), takes the
 // service@environment lock, dispatches the service's deploy workflow with
 // inputs service, environment (the GitHub environment), ref (the commit) and
-// deployment_id, follows the run
-// (reporting approval waits) and keeps the Deployment's status true: queued
-// when dispatched, in_progress when the run starts, then success, failure or
-// error. Promote's Deployment is the one record of the node: the deploy
-// job names its environment with `deployment: false`, so that GitHub still
-// applies required reviewers and wait timers but creates no second record.
+// deployment_id, follows the run (reporting approval waits) and keeps the
+// Deployment's status true: none while it starts (GitHub shows it pending),
+// queued only while it waits for the lock, in_progress with the run's link
+// once dispatched, then success, failure or error. Four writes a node, where
+// GitHub allows 80 a minute and 500 an hour. Promote's Deployment is the one
+// record of the node: the deploy job names its environment with
+// `deployment: false`, so that GitHub still applies required reviewers and
+// wait timers but creates no second record.
+//
+// Dispatch: the in_progress status naming the run is the run's go-ahead,
+// which the deploy workflow's first step waits for. A dispatch whose answer
+// was lost is looked for briefly (RunLookup); if its run does not show up,
+// the Deployment is set to error and the node dispatches again with a new
+// one, and a late run of the abandoned one stops at its first step (Promote
+// also cancels it when it sees it). So a lost answer costs seconds, and no
+// node ever gets two runs that deploy.
 //
 // Lock: a node's Deployment is its ticket. After creating it, the node waits
 // while an active Deployment (queued, in_progress or pending, or without a
@@ -48,8 +58,12 @@ type GitHub struct {
 	// StartGrace is how long a Deployment without any status yet still
 	// holds the lock: its promotion is starting, unless its process died.
 	StartGrace time.Duration
-	Clock      clock.Clock
-	Poll       github.Backoff
+	// RunLookup is how long a node looks for the run of a dispatch whose
+	// answer was lost before it abandons that Deployment and dispatches
+	// with a new one. Runs show up in listings within seconds.
+	RunLookup time.Duration
+	Clock     clock.Clock
+	Poll      github.Backoff
 
 	initOnce sync.Once
 	// resumeMu guards resumed, which is closed once earlier is loaded. Not
@@ -71,6 +85,7 @@ const (
 	DefaultLockTimeout = 10 * time.Minute
 	DefaultLockLease   = 6 * time.Hour
 	DefaultStartGrace  = 10 * time.Minute
+	DefaultRunLookup   = 10 * time.Second
 )
 
 // init fills the zero fields with defaults, once: nodes deploy concurrently.
@@ -88,6 +103,9 @@ func (g *GitHub) defaults() {
 	}
 	if g.StartGrace <= 0 {
 		g.StartGrace = DefaultStartGrace
+	}
+	if g.RunLookup <= 0 {
+		g.RunLookup = DefaultRunLookup
 	}
 	if g.Poll.Min <= 0 {
 		g.Poll = github.Backoff{Min: 2 * time.Second, Max: 10 * time.Second, Factor: 1.5}
@@ -111,43 +129,83 @@ func (g *GitHub) Deploy(ctx context.Context, n *plan.Node, attempt int, report f
 		u.Calls = int(calls.Swap(0))
 		report(u)
 	}
-	repo := g.Client.Repo
-	owner := g.Client.Owner
+	defer func() { send(run.Update{}) }()
+	sw := &sweeper{g: g, n: n}
+	for lost := 0; ; lost++ {
+		st, runID, err := g.start(ctx, n, attempt, lost, send)
+		var gone *lostDispatch
+		if errors.As(err, &gone) {
+			sw.abandoned(gone.id)
+			if lost+1 < maxLostDispatches {
+				send(run.Update{Message: gone.Error() + "; dispatching again with a new deployment"})
+				continue
+			}
+			return run.Transient(err)
+		}
+		if err != nil || st == nil {
+			return err
+		}
+		runLink := fmt.Sprintf("%s/%s/%s/actions/runs/%d", g.ServerURL, g.Client.Owner, g.Client.Repo, runID)
+		send(run.Update{Phase: run.PhaseQueued, RunURL: runLink})
+		return g.follow(ctx, n, st, runID, runLink, sw, send)
+	}
+}
 
-	d, err := g.createDeployment(ctx, n, attempt)
+// maxLostDispatches is how many Deployments one attempt of a node may
+// abandon for lost dispatch answers before the attempt fails.
+const maxLostDispatches = 3
+
+// lostDispatch is a dispatch whose answer was lost and whose run did not
+// show up within RunLookup: its Deployment is abandoned.
+type lostDispatch struct {
+	id   int64
+	wait time.Duration
+	err  error
+}
+
+func (e *lostDispatch) Error() string {
+	return fmt.Sprintf("the answer to the dispatch of deployment #%d was lost (%v) and no run of it appeared within %s; abandoned it: a late run of it stops at its first step", e.id, e.err, e.wait)
+}
+
+// start records the node's Deployment, takes the lock, dispatches the deploy
+// workflow and gives its run the go-ahead. It returns the Deployment's
+// tracker and the run; no tracker when there is nothing left to deploy; or
+// a *lostDispatch when it abandoned the Deployment, already marked error.
+func (g *GitHub) start(ctx context.Context, n *plan.Node, attempt, lost int, send func(run.Update)) (*tracker, int64, error) {
+	d, err := g.createDeployment(ctx, n, attempt, lost)
 	if err != nil {
-		send(run.Update{})
-		return err
+		return nil, 0, err
 	}
 	id := d.GetID()
-	envLink := fmt.Sprintf("%s/%s/%s/deployments/%s", g.ServerURL, owner, repo, url.PathEscape(n.GitHubEnvironment))
+	envLink := fmt.Sprintf("%s/%s/%s/deployments/%s", g.ServerURL, g.Client.Owner, g.Client.Repo, url.PathEscape(n.GitHubEnvironment))
 	send(run.Update{DeploymentID: id, DeploymentURL: envLink})
 
 	// From here on the Deployment exists: every way out leaves it in a
 	// terminal status.
 	st := &tracker{g: g, id: id}
-	defer func() { send(run.Update{}) }()
 	fail := func(state string, err error) error {
 		_ = st.set(context.WithoutCancel(ctx), state, truncate(err.Error()), "")
 		return err
 	}
-	// The status is cosmetic at this point; the lock and the dispatch decide.
-	st.setAsync(ctx, "queued", "waiting to dispatch "+n.Deploy.Workflow, "", func(err error) {
-		send(run.Update{Message: "could not set the queued status: " + err.Error()})
-	})
-
-	if err := g.lock(ctx, n, id, send); err != nil {
+	// A new Deployment shows as pending without a status of its own; it
+	// gets queued only when it has to wait for another promotion.
+	waiting := func(who string) {
+		st.setAsync(ctx, "queued", "waiting for "+who, "", func(err error) {
+			send(run.Update{Message: "could not set the queued status: " + err.Error()})
+		})
+	}
+	if err := g.lock(ctx, n, id, waiting, send); err != nil {
 		var done *alreadyDone
 		if errors.As(err, &done) {
 			// Truthful and terminal: this Deployment never ran.
 			_ = st.set(ctx, "inactive", fmt.Sprintf("not needed: deployment #%d deployed %s", done.id, short(g.Commit)), "")
 			send(run.Update{Message: err.Error()})
-			return nil
+			return nil, 0, nil
 		}
 		if ctx.Err() != nil {
-			return fail("error", fmt.Errorf("cancelled while waiting for the lock: %w", context.Cause(ctx)))
+			return nil, 0, fail("error", fmt.Errorf("cancelled while waiting for the lock: %w", context.Cause(ctx)))
 		}
-		return fail("error", err)
+		return nil, 0, fail("error", err)
 	}
 
 	ref := n.Deploy.Ref
@@ -160,24 +218,38 @@ func (g *GitHub) Deploy(ctx context.Context, n *plan.Node, attempt int, report f
 	for k, v := range n.Deploy.Inputs {
 		inputs[k] = v
 	}
-	dispatchedAt := g.Clock.Now()
-	runID, err := g.dispatch(ctx, n, ref, inputs, id, dispatchedAt)
+	// The dispatch and the go-ahead go out together, so that the run never
+	// waits for its go-ahead behind GitHub's write limits.
+	wctx, release, err := g.Client.ReserveWrites(ctx, 2)
 	if err != nil {
-		if ctx.Err() != nil {
-			return fail("error", fmt.Errorf("cancelled before the workflow started: %w", context.Cause(ctx)))
-		}
-		// Nothing runs: an unanswered 5xx left no run behind (dispatch
-		// checked), so the attempt may be retried with a new Deployment.
-		return fail("error", err)
+		return nil, 0, fail("error", fmt.Errorf("cancelled before the workflow started: %w", context.Cause(ctx)))
 	}
-	runLink := fmt.Sprintf("%s/%s/%s/actions/runs/%d", g.ServerURL, owner, repo, runID)
-	// The deployment is in progress from the dispatch on: its run may still
-	// queue or wait for reviewers, which the run's page (log_url) shows.
-	st.setAsync(ctx, "in_progress", fmt.Sprintf("%s dispatched for %s", n.Deploy.Workflow, n.ID), runLink, func(err error) {
-		send(run.Update{Message: err.Error()})
-	})
-	send(run.Update{Phase: run.PhaseQueued, RunURL: runLink})
-	return g.follow(ctx, n, st, runID, runLink, send)
+	defer release()
+	runID, err := g.dispatch(wctx, n, ref, inputs, id, g.Clock.Now())
+	var gone *lostDispatch
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return nil, 0, fail("error", fmt.Errorf("cancelled before the workflow started: %w", context.Cause(ctx)))
+	case errors.As(err, &gone):
+		_ = st.set(context.WithoutCancel(ctx), "error", fmt.Sprintf("abandoned: the dispatch's answer was lost and no run of it appeared within %s; a late run stops itself", g.RunLookup), "")
+		return nil, 0, err
+	default:
+		return nil, 0, fail("error", err)
+	}
+	runLink := fmt.Sprintf("%s/%s/%s/actions/runs/%d", g.ServerURL, g.Client.Owner, g.Client.Repo, runID)
+	// The status naming the run is its go-ahead: the deploy workflow's first
+	// step waits for in_progress with this log_url, so that no other run of
+	// this Deployment (one GitHub started for a dispatch whose answer was
+	// lost) ever deploys. The run may still queue or wait for reviewers,
+	// which its page shows.
+	if err := st.set(wctx, "in_progress", fmt.Sprintf("%s dispatched for %s", n.Deploy.Workflow, n.ID), runLink); err != nil {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		_, _ = g.Client.GH.Actions.CancelWorkflowRunByID(cctx, g.Client.Owner, g.Client.Repo, runID)
+		return nil, 0, fail("error", fmt.Errorf("could not give run %s its go-ahead, so cancelled it: %w", runLink, err))
+	}
+	return st, runID, nil
 }
 
 // tracker posts a Deployment's statuses in order, skipping repeats. The
@@ -263,9 +335,9 @@ func truncate(s string) string {
 
 // createDeployment records the node's Deployment. A write whose answer was
 // lost is looked up by its nonce before it is sent again.
-func (g *GitHub) createDeployment(ctx context.Context, n *plan.Node, attempt int) (*gh.Deployment, error) {
+func (g *GitHub) createDeployment(ctx context.Context, n *plan.Node, attempt, lost int) (*gh.Deployment, error) {
 	c := g.Client
-	nonce := fmt.Sprintf("%s/%d/%d", n.ID, attempt, g.Clock.Now().UnixNano())
+	nonce := fmt.Sprintf("%s/%d.%d/%d", n.ID, attempt, lost, g.Clock.Now().UnixNano())
 	req := &gh.DeploymentRequest{
 		Ref:                   gh.String(g.Commit),
 		Task:                  gh.String(task(n.Service)),
@@ -356,12 +428,13 @@ func (e *alreadyDone) Error() string {
 // lock waits until no earlier active Deployment of the same service and
 // environment remains, or fails after LockTimeout naming the holder. When
 // another Deployment of the same commit has succeeded meanwhile, it returns
-// an *alreadyDone.
-func (g *GitHub) lock(ctx context.Context, n *plan.Node, id int64, send func(run.Update)) error {
+// an *alreadyDone. It calls waiting once, naming the holder, when it has
+// to wait.
+func (g *GitHub) lock(ctx context.Context, n *plan.Node, id int64, waiting func(who string), send func(run.Update)) error {
 	c := g.Client
 	deadline := g.Clock.Now().Add(g.LockTimeout)
 	poll := g.Poll
-	for {
+	for first := true; ; first = false {
 		ds, _, err := c.GH.Repositories.ListDeployments(ctx, c.Owner, c.Repo, &gh.DeploymentsListOptions{
 			Task: task(n.Service), Environment: n.GitHubEnvironment, ListOptions: gh.ListOptions{PerPage: 100}})
 		if err != nil {
@@ -391,6 +464,9 @@ func (g *GitHub) lock(ctx context.Context, n *plan.Node, id int64, send func(run
 		}
 		if !g.Clock.Now().Before(deadline) {
 			return fmt.Errorf("%s is being promoted by %s; gave up after waiting %s (raise --lock-timeout, or cancel that run)", n.ID, who, g.LockTimeout)
+		}
+		if first {
+			waiting(who)
 		}
 		send(run.Update{Phase: run.PhaseLocked, Message: "waiting for " + who})
 		if err := g.Clock.Sleep(ctx, poll.Next(false)); err != nil {
@@ -430,62 +506,124 @@ func (g *GitHub) holder(ctx context.Context, ds []*gh.Deployment, ours int64) (*
 }
 
 // dispatch starts the deploy workflow and returns its run. Dispatching is
-// not idempotent: a dispatch whose answer was lost is looked up (by the
-// deployment id in the run's name) before it is sent again, so a node never
-// gets two runs.
+// not idempotent: when its answer is lost, the run is looked for (by the
+// deployment id in the run's name) for RunLookup; if it does not show up,
+// dispatch returns a *lostDispatch and the Deployment is abandoned rather
+// than dispatched twice, so a node never gets two runs that deploy.
 func (g *GitHub) dispatch(ctx context.Context, n *plan.Node, ref string, inputs map[string]any, id int64, at time.Time) (int64, error) {
-	for try := 1; ; try++ {
-		d, err := g.Client.Dispatch(ctx, n.Deploy.Workflow, ref, inputs)
-		var amb *github.AmbiguousError
-		switch {
-		case err == nil && d.RunID != 0:
-			return d.RunID, nil
-		case err == nil:
-			// An older GitHub answers without the run: find it.
-			return g.findRun(ctx, n, id, at, true)
-		case errors.As(err, &amb):
-			runID, ferr := g.findRun(ctx, n, id, at, true)
-			if ferr == nil {
-				return runID, nil
-			}
-			if !errors.Is(ferr, errNoRun) || try == 3 {
-				// Either way no run of ours exists: the attempt may be
-				// retried from the start.
-				return 0, run.Transient(fmt.Errorf("dispatch %s on %s: %w", n.Deploy.Workflow, ref, err))
-			}
-		default:
-			return 0, g.classify(fmt.Errorf("dispatch %s on %s: %w", n.Deploy.Workflow, ref, err))
+	d, err := g.Client.Dispatch(ctx, n.Deploy.Workflow, ref, inputs)
+	var amb *github.AmbiguousError
+	switch {
+	case err == nil && d.RunID != 0:
+		return d.RunID, nil
+	case err == nil:
+		// An older GitHub answers without the run, which exists: find it.
+		return g.findRun(ctx, n, id, at, runListingWait)
+	case errors.As(err, &amb):
+		runID, ferr := g.findRun(ctx, n, id, at, g.RunLookup)
+		if ferr == nil || ctx.Err() != nil {
+			return runID, ferr
 		}
+		return 0, &lostDispatch{id: id, wait: g.RunLookup, err: err}
+	default:
+		return 0, g.classify(fmt.Errorf("dispatch %s on %s: %w", n.Deploy.Workflow, ref, err))
 	}
 }
+
+// runListingWait is how long a run GitHub started may take to show up in
+// listings: "a moment" on GitHub, so this is generous.
+const runListingWait = 2 * time.Minute
 
 // errNoRun is findRun's answer when no run names the deployment.
 var errNoRun = errors.New("no run found")
 
 // findRun looks for the run of a dispatch among recent workflow_dispatch
 // runs, by "#<deployment id>" in its name: the deploy workflow's run-name
-// must contain it (see the README). With wait, it keeps looking for a while,
-// since runs appear in listings a moment after the dispatch.
-func (g *GitHub) findRun(ctx context.Context, n *plan.Node, id int64, since time.Time, wait bool) (int64, error) {
-	c := g.Client
+// must contain it (see the README). It keeps looking for up to wait, since
+// runs appear in listings a moment after the dispatch.
+func (g *GitHub) findRun(ctx context.Context, n *plan.Node, id int64, since time.Time, wait time.Duration) (int64, error) {
 	mark := fmt.Sprintf("#%d", id)
-	deadline := g.Clock.Now().Add(2 * time.Minute)
+	deadline := g.Clock.Now().Add(wait)
 	for {
-		runs, _, err := c.GH.Actions.ListWorkflowRunsByFileName(ctx, c.Owner, c.Repo, n.Deploy.Workflow, &gh.ListWorkflowRunsOptions{
-			Event: "workflow_dispatch", Created: ">=" + since.Add(-time.Minute).UTC().Format(time.RFC3339), ListOptions: gh.ListOptions{PerPage: 100}})
+		runs, err := g.recentRuns(ctx, n, since)
 		if err != nil {
 			return 0, fmt.Errorf("find the run of %s: %w", n.Deploy.Workflow, err)
 		}
-		for _, r := range runs.WorkflowRuns {
+		for _, r := range runs {
 			if containsWord(r.GetDisplayTitle(), mark) {
 				return r.GetID(), nil
 			}
 		}
-		if !wait || !g.Clock.Now().Before(deadline) {
+		if !g.Clock.Now().Before(deadline) {
 			return 0, fmt.Errorf("no run of %s names deployment %s; give the workflow `run-name: \"deploy ${{ inputs.service }} to ${{ inputs.environment }} #${{ inputs.deployment_id }}\"` so Promote can find its run: %w", n.Deploy.Workflow, mark, errNoRun)
 		}
-		if err := g.Clock.Sleep(ctx, g.Poll.Min); err != nil {
+		if err := g.Clock.Sleep(ctx, min(g.Poll.Min, deadline.Sub(g.Clock.Now()))); err != nil {
 			return 0, err
+		}
+	}
+}
+
+// recentRuns lists the deploy workflow's workflow_dispatch runs created
+// since a minute before since.
+func (g *GitHub) recentRuns(ctx context.Context, n *plan.Node, since time.Time) ([]*gh.WorkflowRun, error) {
+	c := g.Client
+	runs, _, err := c.GH.Actions.ListWorkflowRunsByFileName(ctx, c.Owner, c.Repo, n.Deploy.Workflow, &gh.ListWorkflowRunsOptions{
+		Event: "workflow_dispatch", Created: ">=" + since.Add(-time.Minute).UTC().Format(time.RFC3339), ListOptions: gh.ListOptions{PerPage: 100}})
+	if err != nil {
+		return nil, err
+	}
+	return runs.WorkflowRuns, nil
+}
+
+// sweeper cancels the late runs of a node's abandoned Deployments. Each
+// stops at its first step anyway, since its Deployment is not live; but one
+// that waits for reviewers would ask them to approve a run that deploys
+// nothing.
+type sweeper struct {
+	g     *GitHub
+	n     *plan.Node
+	ids   []int64   // abandoned Deployments whose late run was not seen
+	since time.Time // the first abandonment
+}
+
+// sweepFor is how long after abandoning a Deployment its late run is looked
+// for.
+const sweepFor = 10 * time.Minute
+
+func (s *sweeper) abandoned(id int64) {
+	if len(s.ids) == 0 {
+		s.since = s.g.Clock.Now()
+	}
+	s.ids = append(s.ids, id)
+}
+
+// sweep looks once for late runs of the abandoned Deployments and cancels
+// those not completed. It costs a request only while some are not seen and
+// the last abandonment is recent.
+func (s *sweeper) sweep(ctx context.Context, send func(run.Update)) {
+	if len(s.ids) == 0 || s.g.Clock.Now().Sub(s.since) > sweepFor {
+		return
+	}
+	runs, err := s.g.recentRuns(ctx, s.n, s.since)
+	if err != nil {
+		return // the next poll looks again
+	}
+	c := s.g.Client
+	for _, r := range runs {
+		for i, id := range s.ids {
+			if !containsWord(r.GetDisplayTitle(), fmt.Sprintf("#%d", id)) {
+				continue
+			}
+			s.ids = append(s.ids[:i], s.ids[i+1:]...)
+			if r.GetStatus() != "completed" {
+				_, err := c.GH.Actions.CancelWorkflowRunByID(ctx, c.Owner, c.Repo, r.GetID())
+				if err != nil && github.StatusCode(err) != 409 {
+					send(run.Update{Message: fmt.Sprintf("could not cancel run %d of abandoned deployment #%d (%v); it stops at its first step", r.GetID(), id, err)})
+					break
+				}
+				send(run.Update{Message: fmt.Sprintf("cancelled run %d of abandoned deployment #%d", r.GetID(), id)})
+			}
+			break
 		}
 	}
 }
@@ -507,7 +645,7 @@ func containsWord(s, mark string) bool {
 
 // follow polls the run with conditional requests until it completes, moving
 // the Deployment's status along. Cancelling ctx cancels the run.
-func (g *GitHub) follow(ctx context.Context, n *plan.Node, st *tracker, runID int64, runLink string, send func(run.Update)) error {
+func (g *GitHub) follow(ctx context.Context, n *plan.Node, st *tracker, runID int64, runLink string, sw *sweeper, send func(run.Update)) error {
 	c := g.Client
 	poll := g.Poll
 	last := ""
@@ -539,6 +677,7 @@ func (g *GitHub) follow(ctx context.Context, n *plan.Node, st *tracker, runID in
 		return d
 	}
 	for {
+		sw.sweep(ctx, send)
 		r, _, err := c.GH.Actions.GetWorkflowRunByID(ctx, c.Owner, c.Repo, runID)
 		switch {
 		case ctx.Err() != nil:
@@ -667,7 +806,10 @@ func (g *GitHub) classify(err error) error {
 	var amb *github.AmbiguousError
 	code := github.StatusCode(err)
 	switch {
-	case errors.As(err, &amb) || code >= 500 || code == 429 || (code == 0 && !errors.Is(err, context.Canceled)):
+	case errors.As(err, &amb) || github.IsRateLimit(err) || code >= 500 || code == 429 || (code == 0 && !errors.Is(err, context.Canceled)):
+		// A rate limit is a reason to slow down, never one to stop the
+		// run: the client waits it out, so it ends up here only when the
+		// node's own time ran out.
 		return run.Transient(err)
 	case code == 401 || code == 403:
 		return run.Fatal(err)

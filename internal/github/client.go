@@ -52,16 +52,15 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	auth := &authTransport{next: next}
 	st := newStats()
 	retry := &retryTransport{
-		next:            auth,
-		now:             cfg.Now,
-		sleep:           cfg.Sleep,
-		maxRetries:      cfg.MaxRetries,
-		attemptTimeout:  attemptTimeout,
-		writes:          newWriteLimiter(cfg.WritesPerMinute),
-		writesPerMinute: cfg.WritesPerMinute,
-		basePath:        base.EscapedPath(),
-		stats:           st,
-		jitter:          fullJitter,
+		next:           auth,
+		now:            cfg.Now,
+		sleep:          cfg.Sleep,
+		maxRetries:     cfg.MaxRetries,
+		attemptTimeout: attemptTimeout,
+		writes:         newWriteLimiter(cfg.WritesPerMinute, cfg.WritesPerHour),
+		basePath:       base.EscapedPath(),
+		stats:          st,
+		jitter:         fullJitter,
 	}
 
 	var app *appTokens

@@ -64,13 +64,22 @@ type Config struct {
 	// UserAgent is sent with every request; empty means "promote-dev/promote".
 	UserAgent string
 
-	// WritesPerMinute caps POST, PATCH, PUT and DELETE requests in any
-	// 60-second window: 0 means DefaultWritesPerMinute, a negative value
-	// turns the throttle off.
+	// WritesPerMinute caps POST, PATCH, PUT and DELETE requests, attempts
+	// GitHub refused included, in any 60-second window (lengthened by a
+	// margin of 2 seconds for the time a request takes to arrive): 0 means
+	// DefaultWritesPerMinute, a negative value turns this cap off. Up to
+	// half of it goes out at once; beyond that, writes are spread evenly.
 	WritesPerMinute int
 
-	// MaxRetries is how many times a request is sent again before the Client
-	// gives up: 0 means DefaultMaxRetries, a negative value means never.
+	// WritesPerHour caps the same writes in any hour, with the same margin:
+	// 0 means DefaultWritesPerHour, a negative value turns this cap off.
+	WritesPerHour int
+
+	// MaxRetries is how many times a request is sent again after a server
+	// error or a lost connection before the Client gives up: 0 means
+	// DefaultMaxRetries, a negative value means never. A refusal for a rate
+	// limit is not a reason to give up: it is waited out and the request
+	// sent again until its context ends, unless MaxRetries is negative.
 	MaxRetries int
 
 	// Sleep waits for d or until ctx is done, whichever comes first, and
@@ -195,6 +204,9 @@ func (cfg Config) withDefaults() Config {
 	}
 	if cfg.WritesPerMinute == 0 {
 		cfg.WritesPerMinute = DefaultWritesPerMinute
+	}
+	if cfg.WritesPerHour == 0 {
+		cfg.WritesPerHour = DefaultWritesPerHour
 	}
 	switch {
 	case cfg.MaxRetries == 0:

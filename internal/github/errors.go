@@ -32,6 +32,11 @@ type APIError struct {
 	Err error
 	// Wait is why the Client stopped waiting to retry, or nil.
 	Wait error
+	// RateLimit marks a refusal for a primary or secondary rate limit. The
+	// Client waits those out, so one reaches the caller only when its
+	// context ended first or retries are off: a reason to slow down, never
+	// a sign that the credentials are wrong.
+	RateLimit bool
 }
 
 func (e *APIError) Error() string {
@@ -82,6 +87,12 @@ func (e *AmbiguousError) Error() string {
 }
 
 func (e *AmbiguousError) Unwrap() error { return e.Err }
+
+// IsRateLimit reports whether err is GitHub's refusal for a rate limit.
+func IsRateLimit(err error) bool {
+	var apiErr *APIError
+	return errors.As(err, &apiErr) && apiErr.RateLimit
+}
 
 // StatusCode returns the HTTP status of GitHub's answer carried by err, or 0
 // when err carries none. With this Client, go-github returns a nil Response

@@ -40,16 +40,15 @@ const (
 // stats, and turns final refusals into *APIError and writes of unknown
 // outcome into *AmbiguousError. It is safe for concurrent use.
 type retryTransport struct {
-	next            http.RoundTripper
-	now             func() time.Time
-	sleep           func(context.Context, time.Duration) error
-	maxRetries      int
-	attemptTimeout  time.Duration
-	writes          *writeWindow // nil: writes are not throttled
-	writesPerMinute int
-	basePath        string
-	auth            authKind
-	stats           *stats
+	next           http.RoundTripper
+	now            func() time.Time
+	sleep          func(context.Context, time.Duration) error
+	maxRetries     int
+	attemptTimeout time.Duration
+	writes         *writeWindow // nil: writes are not throttled
+	basePath       string
+	auth           authKind
+	stats          *stats
 	// jitter returns a random duration in [0, max]; tests fix it.
 	jitter func(max time.Duration) time.Duration
 
@@ -57,40 +56,6 @@ type retryTransport struct {
 	// pausedUntil holds back every request but GET /rate_limit, because
 	// GitHub's rate limits apply to the credentials, not to one request.
 	pausedUntil time.Time
-}
-
-// writeWindow lets at most n writes start in any 60-second window: the
-// exact form of GitHub's limit on content-creating requests, so a burst of
-// up to n writes goes out at once and the sustained rate is n a minute.
-type writeWindow struct {
-	mu    sync.Mutex
-	n     int
-	slots []time.Time // start times booked for the last n writes, oldest first
-}
-
-// newWriteLimiter returns a writeWindow of perMinute writes, or nil for no
-// throttle when perMinute is negative.
-func newWriteLimiter(perMinute int) *writeWindow {
-	if perMinute < 0 {
-		return nil
-	}
-	return &writeWindow{n: max(perMinute, 1)}
-}
-
-// reserve books the earliest start at or after now that keeps the window's
-// promise and returns how long to wait for it.
-func (w *writeWindow) reserve(now time.Time) time.Duration {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	start := now
-	if len(w.slots) == w.n {
-		if t := w.slots[0].Add(time.Minute); t.After(start) {
-			start = t
-		}
-		w.slots = w.slots[1:]
-	}
-	w.slots = append(w.slots, start)
-	return start.Sub(now)
 }
 
 func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -117,15 +82,9 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 				return nil, err
 			}
 		}
-		if err := t.waitForPause(ctx, route); err != nil {
+		if err := t.waitToSend(ctx, route, throttled); err != nil {
 			closeBody(body)
 			return nil, waitFailed(last, err)
-		}
-		if throttled {
-			if err := t.throttle(ctx, route); err != nil {
-				closeBody(body)
-				return nil, waitFailed(last, err)
-			}
 		}
 		if err := ctx.Err(); err != nil {
 			closeBody(body)
@@ -183,7 +142,10 @@ func (t *retryTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 			if kind == secondaryHit {
 				secondary++
 			}
-			if attempt >= t.maxRetries || !canReplay {
+			// A rate limit is a reason to slow down, not to give up: the
+			// request is sent again, however often, until ctx ends. Only a
+			// Client told never to retry gives up.
+			if t.maxRetries == 0 || !canReplay {
 				return nil, apiErr
 			}
 			// GitHub refused before acting, so even a write is sent again:
@@ -318,31 +280,64 @@ func (t *retryTransport) waitForPause(ctx context.Context, route string) error {
 	if route == rateLimitRoute {
 		return nil
 	}
-	t.mu.Lock()
-	until := t.pausedUntil
-	t.mu.Unlock()
-	d := until.Sub(t.now())
-	if d <= 0 {
-		return nil
+	// A pause may be extended while it is waited out (another request was
+	// refused meanwhile): look again after each wait.
+	for counted := false; ; counted = true {
+		t.mu.Lock()
+		until := t.pausedUntil
+		t.mu.Unlock()
+		d := until.Sub(t.now())
+		if d <= 0 {
+			return nil
+		}
+		if !counted {
+			t.stats.add(route, func(s *RouteStats) { s.RateLimited++ })
+		}
+		if err := t.sleep(ctx, d); err != nil {
+			return fmt.Errorf("waiting %v for GitHub's rate limit to reset: %w", d.Round(time.Second), err)
+		}
 	}
-	t.stats.add(route, func(s *RouteStats) { s.RateLimited++ })
-	if err := t.sleep(ctx, d); err != nil {
-		return fmt.Errorf("waiting %v for GitHub's rate limit to reset: %w", d.Round(time.Second), err)
-	}
-	return nil
 }
 
-// throttle delays a write to keep under writesPerMinute.
-func (t *retryTransport) throttle(ctx context.Context, route string) error {
-	d := t.writes.reserve(t.now())
-	if d <= 0 {
-		return nil
+// waitToSend waits out a rate-limit pause and, for a throttled write, its
+// turn under the write limits. A pause may begin while a write waits for its
+// turn (another request was refused meanwhile): after that wait it looks at
+// the pause again, and if one holds, gives its turn back, waits the pause
+// out and books a new turn.
+func (t *retryTransport) waitToSend(ctx context.Context, route string, throttled bool) error {
+	for {
+		if err := t.waitForPause(ctx, route); err != nil {
+			return err
+		}
+		if !throttled {
+			return nil
+		}
+		now := t.now()
+		start, ok := t.writes.bookedStart(ctx, now)
+		if !ok {
+			start = t.writes.reserve(now)
+		}
+		d := start.Sub(now)
+		if d <= 0 {
+			return nil
+		}
+		t.stats.add(route, func(s *RouteStats) { s.Throttled++ })
+		if err := t.sleep(ctx, d); err != nil {
+			t.writes.release(start)
+			return fmt.Errorf("waiting %v to stay under GitHub's %v: %w", d.Round(time.Millisecond), t.writes, err)
+		}
+		if !t.paused() {
+			return nil
+		}
+		t.writes.release(start)
 	}
-	t.stats.add(route, func(s *RouteStats) { s.Throttled++ })
-	if err := t.sleep(ctx, d); err != nil {
-		return fmt.Errorf("waiting %v to stay under %d writes a minute: %w", d.Round(time.Millisecond), t.writesPerMinute, err)
-	}
-	return nil
+}
+
+// paused reports whether a rate-limit pause holds requests back now.
+func (t *retryTransport) paused() bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.pausedUntil.After(t.now())
 }
 
 // backoff returns the wait before retry n+1 after a server error or a lost
@@ -412,6 +407,7 @@ func newAPIError(req *http.Request, route string, resp *http.Response, attempts 
 		Attempts:   attempts,
 		Hint:       hint(kind, resp.StatusCode, auth, req.Method, route, req.URL.Path, resp.Header, reset),
 		Err:        ghErr,
+		RateLimit:  kind == rateLimited || kind == secondaryHit,
 	}
 }
 

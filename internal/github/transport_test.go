@@ -431,9 +431,10 @@ func TestWriteThrottle(t *testing.T) {
 		post: script(t, reply{status: 201, body: `{}`}),
 		get:  script(t, reply{status: 200, body: `[]`}),
 	})
-	// 3 a minute in any 60-second window: writes 1-3 go at once, 4 waits a
-	// minute, 5 and 6 then fit in the same new window, 7 waits another.
-	c, clock := newTestClient(t, srv, func(cfg *Config) { cfg.WritesPerMinute = 3 })
+	// 4 a minute, in windows of 62 s (the arrival margin): writes 1 and 2
+	// (half the limit) go at once, 3 and 4 are spread 62 s / 4 apart, 5
+	// waits until 62 s after write 1, 6 and 7 follow at the spread again.
+	c, clock := newTestClient(t, srv, func(cfg *Config) { cfg.WritesPerMinute = 4 })
 	ctx := context.Background()
 
 	for range 7 {
@@ -445,22 +446,25 @@ func TestWriteThrottle(t *testing.T) {
 		}
 	}
 
-	want := []time.Duration{time.Minute, time.Minute}
+	gap := (time.Minute + arrivalMargin) / 4
+	want := []time.Duration{gap, gap, time.Minute + arrivalMargin - 2*gap, gap, gap}
 	approx := cmp.Comparer(func(a, b time.Duration) bool { return (a - b).Abs() < time.Millisecond })
 	if diff := cmp.Diff(want, clock.Sleeps(), approx); diff != "" {
 		t.Errorf("sleeps (-want +got):\n%s", diff)
 	}
 	stats := c.Stats()
-	if got := stats["POST /repos/{owner}/{repo}/deployments"].Throttled; got != 2 {
-		t.Errorf("POST Throttled = %d, want 2", got)
+	if got := stats["POST /repos/{owner}/{repo}/deployments"].Throttled; got != 5 {
+		t.Errorf("POST Throttled = %d, want 5", got)
 	}
 	if got := stats["GET /repos/{owner}/{repo}/deployments"].Throttled; got != 0 {
 		t.Errorf("GET Throttled = %d, want 0: reads are not throttled", got)
 	}
 }
 
-// TestWriteThrottleWindow checks the promise that matters: with the default,
-// no 60-second window holds more than 80 writes, GitHub's limit.
+// TestWriteThrottleWindow checks the promise that matters: with the
+// defaults, even if each write arrives up to the margin after it was sent,
+// no 60-second window holds more than 80 writes and no hour more than 500,
+// GitHub's limits, and the throttle is not much stricter than that.
 func TestWriteThrottleWindow(t *testing.T) {
 	t.Parallel()
 	route := "POST " + repoPath("deployments")
@@ -478,7 +482,8 @@ func TestWriteThrottleWindow(t *testing.T) {
 	c, fc := newTestClient(t, srv, nil)
 	clock.Store(fc)
 
-	for range 300 {
+	const writes = 1100
+	for range writes {
 		if err := do(context.Background(), c, http.MethodPost, "repos/octo-org/octo-repo/deployments", nil); err != nil {
 			t.Fatal(err)
 		}
@@ -486,19 +491,104 @@ func TestWriteThrottleWindow(t *testing.T) {
 
 	mu.Lock()
 	defer mu.Unlock()
+	for _, limit := range []struct {
+		n      int
+		period time.Duration
+	}{{DefaultWritesPerMinute, time.Minute}, {DefaultWritesPerHour, time.Hour}} {
+		for i := range sent {
+			// Write i arriving as late as the margin allows, the ones
+			// after it as early as possible.
+			n := 1
+			for _, s := range sent[i+1:] {
+				if s.Sub(sent[i].Add(arrivalMargin)) < limit.period {
+					n++
+				}
+			}
+			if n > limit.n {
+				t.Fatalf("%d writes in the %v from %v, want at most %d", n, limit.period, sent[i].Sub(testEpoch), limit.n)
+			}
+		}
+	}
+	// 1,100 writes at 500 an hour: the 1,001st goes two hours (and two
+	// margins) after the first, and the last soon after.
+	if elapsed := sent[len(sent)-1].Sub(sent[0]); elapsed > 2*time.Hour+5*time.Minute {
+		t.Errorf("%d writes took %v, want under 2h5m: the throttle is too strict", writes, elapsed)
+	}
+	// Spread, not in bursts: at most half the minute's limit at once, the
+	// rest at the sustained rate, 62 s / 80 apart, so never more than 40 +
+	// 13 in any 10 seconds.
 	for i := range sent {
 		n := 0
 		for _, s := range sent[i:] {
-			if s.Sub(sent[i]) < time.Minute {
+			if s.Sub(sent[i]) < 10*time.Second {
 				n++
 			}
 		}
-		if n > DefaultWritesPerMinute {
-			t.Fatalf("%d writes in the minute from %v, want at most %d", n, sent[i].Sub(testEpoch), DefaultWritesPerMinute)
+		if n > 53 {
+			t.Fatalf("%d writes in the 10 s from %v: a burst, want them spread", n, sent[i].Sub(testEpoch))
 		}
 	}
-	if elapsed := sent[len(sent)-1].Sub(sent[0]); elapsed > 5*time.Minute {
-		t.Errorf("300 writes took %v, want under 5m: the throttle is too strict", elapsed)
+}
+
+// TestPauseBeginsDuringThrottleWait checks that a write that waited for its
+// turn does not go out into a rate-limit pause that began meanwhile.
+func TestPauseBeginsDuringThrottleWait(t *testing.T) {
+	t.Parallel()
+	route := "POST " + repoPath("deployments")
+	srv := newServer(t, map[string]http.HandlerFunc{route: script(t, reply{status: 201, body: `{}`})})
+	var c *Client
+	var fc *fakeClock
+	c, fc = newTestClient(t, srv, func(cfg *Config) {
+		cfg.WritesPerMinute = 1
+		sleep := cfg.Sleep
+		cfg.Sleep = func(ctx context.Context, d time.Duration) error {
+			err := sleep(ctx, d)
+			if len(fc.Sleeps()) == 1 {
+				// While the second write waits for its turn, another
+				// request is refused for a secondary limit.
+				c.transport.pause(fc.Now().Add(30 * time.Second))
+			}
+			return err
+		}
+	})
+	ctx := context.Background()
+	for range 2 {
+		if err := do(ctx, c, http.MethodPost, "repos/octo-org/octo-repo/deployments", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// The turn is given back during the pause, so the write goes right
+	// after it, without waiting for a window of its own first turn.
+	want := []time.Duration{time.Minute + arrivalMargin, 30 * time.Second}
+	if diff := cmp.Diff(want, fc.Sleeps()); diff != "" {
+		t.Errorf("sleeps (-want +got):\n%s", diff)
+	}
+	if got := srv.calls(route); got != 2 {
+		t.Errorf("calls = %d, want 2", got)
+	}
+}
+
+// TestRateLimitsNeverRunOut checks that refusals for rate limits are waited
+// out however many there are: MaxRetries bounds only server errors and lost
+// connections.
+func TestRateLimitsNeverRunOut(t *testing.T) {
+	t.Parallel()
+	route := "POST " + repoPath("deployments")
+	limited := reply{status: 403, header: map[string]string{"Retry-After": "5"}, body: `{"message":"You have exceeded a secondary rate limit."}`}
+	replies := []reply{}
+	for range 3 * DefaultMaxRetries {
+		replies = append(replies, limited)
+	}
+	replies = append(replies, reply{status: 201, body: `{}`})
+	srv := newServer(t, map[string]http.HandlerFunc{route: script(t, replies...)})
+	c, _ := newTestClient(t, srv, nil)
+
+	if err := do(context.Background(), c, http.MethodPost, "repos/octo-org/octo-repo/deployments", nil); err != nil {
+		t.Fatalf("after %d refusals for a secondary limit: %v, want the write sent until it succeeds", len(replies)-1, err)
+	}
+	if got, want := srv.calls(route), len(replies); got != want {
+		t.Errorf("calls = %d, want %d", got, want)
 	}
 }
 
@@ -668,5 +758,70 @@ func TestBackoffCeiling(t *testing.T) {
 		if d := fullJitter(time.Second); d < 0 || d > time.Second {
 			t.Fatalf("fullJitter(1s) = %v, want within [0, 1s]", d)
 		}
+	}
+}
+
+// TestReserveWrites checks that writes booked together go out together:
+// with room for one more write in the hour, two booked writes wait until
+// the hour has room for both, then go at most the sustained spacing apart.
+func TestReserveWrites(t *testing.T) {
+	t.Parallel()
+	route := "POST " + repoPath("deployments")
+	srv := newServer(t, map[string]http.HandlerFunc{route: script(t, reply{status: 201, body: `{}`})})
+	c, clock := newTestClient(t, srv, func(cfg *Config) { cfg.WritesPerMinute, cfg.WritesPerHour = 80, 5 })
+	ctx := context.Background()
+	for range 4 {
+		if err := do(ctx, c, http.MethodPost, "repos/octo-org/octo-repo/deployments", nil); err != nil {
+			t.Fatal(err)
+		}
+		clock.Advance(time.Minute)
+	}
+	// Now at 4m, with writes at 0, 1m, 2m and 3m: the second booked write
+	// may go when the one at 0 has left the hour, at 1h0m2s, and the
+	// first right before it, rather than now.
+	rctx, release, err := c.ReserveWrites(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	for range 2 {
+		if err := do(rctx, c, http.MethodPost, "repos/octo-org/octo-repo/deployments", nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gap := (time.Minute + arrivalMargin) / 80
+	want := []time.Duration{time.Hour - 4*time.Minute + arrivalMargin - 2*gap, 2 * gap}
+	if diff := cmp.Diff(want, clock.Sleeps()); diff != "" {
+		t.Errorf("sleeps (-want +got):\n%s", diff)
+	}
+}
+
+// TestPauseExtendedWhileWaiting checks that a request waiting out a pause
+// looks again when it ends, in case another refusal extended it.
+func TestPauseExtendedWhileWaiting(t *testing.T) {
+	t.Parallel()
+	route := "GET " + repoPath("deployments")
+	srv := newServer(t, map[string]http.HandlerFunc{route: script(t, reply{status: 200, body: `[]`})})
+	var c *Client
+	var fc *fakeClock
+	c, fc = newTestClient(t, srv, func(cfg *Config) {
+		sleep := cfg.Sleep
+		cfg.Sleep = func(ctx context.Context, d time.Duration) error {
+			err := sleep(ctx, d)
+			if len(fc.Sleeps()) == 1 {
+				c.transport.pause(fc.Now().Add(20 * time.Second))
+			}
+			return err
+		}
+	})
+	c.transport.pause(fc.Now().Add(30 * time.Second))
+	if err := do(context.Background(), c, http.MethodGet, "repos/octo-org/octo-repo/deployments", nil); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]time.Duration{30 * time.Second, 20 * time.Second}, fc.Sleeps()); diff != "" {
+		t.Errorf("sleeps (-want +got):\n%s", diff)
+	}
+	if got := c.Stats()["GET /repos/{owner}/{repo}/deployments"].RateLimited; got != 1 {
+		t.Errorf("RateLimited = %d, want 1: one request waited", got)
 	}
 }

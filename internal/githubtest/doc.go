@@ -59,9 +59,13 @@
 //     that is completed." and the two rate limit messages. Others (a refused
 //     review, an invalid environment, the enum and type complaints) are
 //     modelled on them, and may differ from GitHub's word for word.
-//   - Limits GitHub applies per minute (secondary rate limits, content
-//     creation) are not counted; inject them as faults. Every request that
-//     gets past authentication counts against the primary limit, faults and
-//     404s included, except GET /rate_limit and 304 answers.
+//   - Of the secondary limits, only the ones on content-creating requests
+//     are enforced: 80 a minute and 500 an hour (Options.WritesPerMinute,
+//     WritesPerHour), counted on every write (POST, PATCH, PUT, DELETE) by
+//     the time it arrives, refused attempts included, where GitHub documents
+//     the numbers but not which writes count. Concurrency and the points per
+//     minute are not counted; inject such refusals as faults. Every request
+//     that gets past authentication counts against the primary limit, faults
+//     and 404s included, except GET /rate_limit and 304 answers.
 //   - html_url values point at the fake's own host, which serves no HTML.
 package githubtest

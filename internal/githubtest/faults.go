@@ -84,6 +84,10 @@ type Faults struct {
 	RetryAfter time.Duration
 	// SkipRoutes lists routes never faulted, such as "GET /rate_limit".
 	SkipRoutes []string
+	// First scripts the faults of a route's first requests, by route (as
+	// in Calls) and then by index: FaultNone for none. Rate's draws apply
+	// to the requests after them.
+	First map[string][]FaultKind
 }
 
 // FaultEvent records one injected fault.
@@ -98,6 +102,9 @@ type FaultEvent struct {
 // seed, route and index, so that a route's fault sequence does not change
 // when requests to other routes interleave differently.
 func (f *Faults) decide(seed int64, route string, index int) (FaultKind, time.Duration) {
+	if first := f.First[route]; index >= 0 && index < len(first) {
+		return first[index], 0
+	}
 	if f.Rate <= 0 || route == "" || slices.Contains(f.SkipRoutes, route) {
 		return FaultNone, 0
 	}

@@ -81,8 +81,57 @@ func (s *Server) primaryLimitReply(q *request, requestID string) reply {
 	}}
 }
 
+// isWrite tells the methods GitHub counts as content-creating requests.
+func isWrite(method string) bool {
+	return method != http.MethodGet && method != http.MethodHead && method != http.MethodOptions
+}
+
+// arriveWrite counts a write's arrival against the secondary limits and
+// reports whether it is over one, and then when to retry.
+func (s *Server) arriveWrite() (retry time.Duration, limited bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.clock.Now()
+	drop := 0
+	for drop < len(s.writes) && !s.writes[drop].After(now.Add(-time.Hour)) {
+		drop++
+	}
+	s.writes = append(s.writes[drop:], now)
+	for _, l := range []struct {
+		n      int
+		period time.Duration
+	}{{s.opts.WritesPerMinute, time.Minute}, {s.opts.WritesPerHour, time.Hour}} {
+		if l.n < 0 {
+			continue
+		}
+		from := now.Add(-l.period)
+		in := 0
+		for i := len(s.writes) - 1; i >= 0 && s.writes[i].After(from); i-- {
+			in++
+		}
+		if in > l.n {
+			// Room again once the write l.n arrivals back leaves the window.
+			retry = max(retry, s.writes[len(s.writes)-1-l.n].Add(l.period).Sub(now))
+			limited = true
+		}
+	}
+	return retry, limited
+}
+
+// secondaryLimitReply is GitHub's refusal for a secondary rate limit, 403
+// or 429, asking to retry after so many whole seconds.
+func secondaryLimitReply(status int, retryAfter int64, requestID string) reply {
+	h := http.Header{}
+	h.Set("Retry-After", strconv.FormatInt(max(retryAfter, 1), 10))
+	return reply{status: status, header: h, body: errorBody{
+		Message:          "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID " + requestID + ".",
+		DocumentationURL: "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
+		Status:           strconv.Itoa(status),
+	}}
+}
+
 // faultReply is the answer of an injected error.
-func (s *Server) faultReply(q *request, kind FaultKind, requestID string) reply {
+func (s *Server) faultReply(kind FaultKind, requestID string) reply {
 	switch kind {
 	case FaultInternalServerError:
 		return reply{status: http.StatusInternalServerError, body: errorBody{Message: "Server Error", Status: "500"}}
@@ -97,18 +146,10 @@ func (s *Server) faultReply(q *request, kind FaultKind, requestID string) reply 
 			Message: "No server is currently available to service your request. Sorry about that. Please try resubmitting your request and contact us if the problem persists.",
 			Status:  "503",
 		}}
+	case FaultTooManyRequests:
+		return secondaryLimitReply(http.StatusTooManyRequests, s.opts.Faults.retryAfterSeconds(), requestID)
 	}
-	status := http.StatusForbidden
-	if kind == FaultTooManyRequests {
-		status = http.StatusTooManyRequests
-	}
-	h := http.Header{}
-	h.Set("Retry-After", strconv.FormatInt(s.opts.Faults.retryAfterSeconds(), 10))
-	return reply{status: status, header: h, body: errorBody{
-		Message:          "You have exceeded a secondary rate limit. Please wait a few minutes before you try again. If you reach out to GitHub Support for help, please include the request ID " + requestID + ".",
-		DocumentationURL: "https://docs.github.com/free-pro-team@latest/rest/overview/rate-limits-for-the-rest-api#about-secondary-rate-limits",
-		Status:           strconv.Itoa(status),
-	}}
+	return secondaryLimitReply(http.StatusForbidden, s.opts.Faults.retryAfterSeconds(), requestID)
 }
 
 // getRateLimit answers GET /rate_limit, which is free.

@@ -27,9 +27,13 @@ type Run struct {
 	Status     string // queued, waiting, in_progress or completed
 	Conclusion string // "" until completed
 
-	CreatedAt   time.Time
-	WaitingAt   time.Time // when the job started waiting on its environment; zero if it has not
-	StartedAt   time.Time // when the job went in progress; zero if it has not
+	CreatedAt time.Time
+	WaitingAt time.Time // when the job started waiting on its environment; zero if it has not
+	StartedAt time.Time // when the job went in progress; zero if it has not
+	// DeployedAt is when the job's deploy began: StartedAt, or with
+	// Workflow.WaitForGoAhead the go-ahead; zero if it never began (the
+	// first step stopped the run, or is still waiting).
+	DeployedAt  time.Time
 	CompletedAt time.Time // zero until completed
 	UpdatedAt   time.Time // the latest transition
 
@@ -84,6 +88,7 @@ type runState struct {
 	updated            time.Time
 	waiting            time.Time // zero if the job has not waited
 	started            time.Time // zero if the job has not started
+	deployed           time.Time // zero if the deploy has not begun
 	completed          time.Time
 	reviewed           bool // a review has decided the pending deployment
 }
@@ -134,6 +139,19 @@ func (s *Server) timelineLocked(r *run, now time.Time) runState {
 	}
 	st.started = gate
 	st.status, st.updated = "in_progress", gate
+	if r.wf.spec.WaitForGoAhead {
+		at, ok := s.goAheadLocked(r, gate, now)
+		if at.IsZero() {
+			return st // still waiting
+		}
+		if !ok {
+			st.status, st.conclusion = "completed", "failure"
+			st.completed, st.updated = at, at
+			return st
+		}
+		gate = at
+	}
+	st.deployed = gate
 	end := gate.Add(r.script.Duration)
 	if now.Before(end) {
 		return st
@@ -141,6 +159,60 @@ func (s *Server) timelineLocked(r *run, now time.Time) runState {
 	st.status, st.conclusion = "completed", r.script.Conclusion
 	st.completed, st.updated = end, end
 	return st
+}
+
+// goAheadTimeout is how long the first step of a WaitForGoAhead run waits
+// by default, as the example workflow's does.
+const goAheadTimeout = 10 * time.Minute
+
+// goAheadLocked follows the first step of a WaitForGoAhead run whose job
+// started at start: it returns when the step passed (ok) or stopped the run
+// (!ok), or a zero time if it is still waiting at now.
+func (s *Server) goAheadLocked(r *run, start, now time.Time) (time.Time, bool) {
+	id, _ := strconv.ParseInt(r.inputs["deployment_id"], 10, 64)
+	var d *Deployment
+	for _, dep := range s.deploys {
+		if dep.ID == id {
+			d = dep
+		}
+	}
+	if d == nil {
+		return start, false // the step's GET answers 404
+	}
+	mine := "/actions/runs/" + strconv.FormatInt(r.id, 10)
+	timeout := r.wf.spec.GoAheadTimeout
+	if timeout <= 0 {
+		timeout = goAheadTimeout
+	}
+	end := start.Add(timeout)
+	// The step sees the latest status when it starts, then each later one
+	// as it is posted.
+	type seen struct {
+		st DeploymentStatus
+		at time.Time
+	}
+	var looks []seen
+	for _, st := range d.Statuses {
+		switch {
+		case !st.CreatedAt.After(start):
+			looks = []seen{{st, start}}
+		case !st.CreatedAt.After(now) && st.CreatedAt.Before(end):
+			looks = append(looks, seen{st, st.CreatedAt})
+		}
+	}
+	for _, l := range looks {
+		switch {
+		case l.st.State == "queued" || l.st.State == "pending":
+		case l.st.State == "in_progress" && strings.HasSuffix(l.st.LogURL, mine):
+			return l.at, true
+		default:
+			return l.at, false
+		}
+	}
+	if !now.Before(end) {
+		return end, false
+	}
+	return time.Time{}, false
 }
 
 // decisionLocked returns the review deciding a run that started waiting at
@@ -201,6 +273,7 @@ func (s *Server) Runs() []Run {
 			CreatedAt:             r.created,
 			WaitingAt:             st.waiting,
 			StartedAt:             st.started,
+			DeployedAt:            st.deployed,
 			CompletedAt:           st.completed,
 			UpdatedAt:             st.updated,
 			Reviews:               s.effectiveReviews(r, now),

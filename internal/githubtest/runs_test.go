@@ -219,10 +219,76 @@ func TestRunTimestampsAndETags(t *testing.T) {
 		HeadSHA: shaOf("refs/heads/main"), Actor: "promote-bot",
 		Inputs: map[string]string{"service": "api", "environment": "staging"}, Environment: "staging",
 		Status: "completed", Conclusion: "success",
-		CreatedAt: epoch, StartedAt: epoch.Add(5 * time.Second), CompletedAt: epoch.Add(35 * time.Second), UpdatedAt: epoch.Add(35 * time.Second),
+		CreatedAt: epoch, StartedAt: epoch.Add(5 * time.Second), DeployedAt: epoch.Add(5 * time.Second),
+		CompletedAt: epoch.Add(35 * time.Second), UpdatedAt: epoch.Add(35 * time.Second),
 	}
 	if diff := cmp.Diff([]Run{wantRun}, runs); diff != "" {
 		t.Errorf("Runs() (-want +got):\n%s", diff)
+	}
+}
+
+// TestWaitForGoAhead follows the first step of Promote's example deploy
+// workflow: the job deploys only once the run's Deployment is in_progress
+// naming the run, and stops when it is anything else.
+func TestWaitForGoAhead(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		what string
+		// statuses are posted at 10 s, 20 s, ...; "mine" is in_progress
+		// naming the run, "other" in_progress naming another run.
+		statuses []string
+		want     string        // the run's status/conclusion at 30 minutes
+		wantAt   time.Duration // when it deployed, or completed without deploying
+	}{
+		{what: "the go-ahead before the job starts", statuses: []string{"mine"}, want: "completed/success", wantAt: 10 * time.Second},
+		{what: "queued, then the go-ahead", statuses: []string{"queued", "queued", "mine"}, want: "completed/success", wantAt: 30 * time.Second},
+		{what: "abandoned", statuses: []string{"queued", "error"}, want: "completed/failure", wantAt: 20 * time.Second},
+		{what: "the Deployment went to another run", statuses: []string{"other", "mine"}, want: "completed/failure", wantAt: 10 * time.Second},
+		{what: "no go-ahead within 10 minutes", want: "completed/failure", wantAt: 10*time.Second + goAheadTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.what, func(t *testing.T) {
+			t.Parallel()
+			s, clock := newManual(t, Options{})
+			s.AddWorkflow("deploy.yml", Workflow{Inputs: []string{"deployment_id"}, WaitForGoAhead: true,
+				Script: func(map[string]string) RunScript {
+					return RunScript{QueueDelay: 10 * time.Second, Duration: time.Minute}
+				}})
+			a := newAPI(t, s)
+			dep := a.deploy("staging", nil)
+			var v struct {
+				ID int64 `json:"workflow_run_id"`
+			}
+			a.do("POST", "repos/acme/app/actions/workflows/deploy.yml/dispatches", map[string]any{
+				"ref": "main", "inputs": map[string]string{"deployment_id": fmt.Sprint(dep)}, "return_run_details": true,
+			}).want(t, "dispatch", http.StatusOK).decode(t, &v)
+			for _, st := range tt.statuses {
+				clock.Advance(10 * time.Second)
+				body := map[string]any{"state": st}
+				switch st {
+				case "mine":
+					body = map[string]any{"state": "in_progress", "log_url": fmt.Sprintf("https://github.com/acme/app/actions/runs/%d", v.ID)}
+				case "other":
+					body = map[string]any{"state": "in_progress", "log_url": fmt.Sprintf("https://github.com/acme/app/actions/runs/%d", v.ID+1)}
+				}
+				a.do("POST", fmt.Sprintf("repos/acme/app/deployments/%d/statuses", dep), body).want(t, "status", http.StatusCreated)
+			}
+			clock.Advance(30 * time.Minute)
+			if got := a.runState(v.ID); got != tt.want {
+				t.Errorf("run %s, want %s", got, tt.want)
+			}
+			r := s.Runs()[0]
+			at := r.DeployedAt
+			if tt.want != "completed/success" {
+				if !r.DeployedAt.IsZero() {
+					t.Errorf("DeployedAt = %v, want zero: the run never deployed", r.DeployedAt)
+				}
+				at = r.CompletedAt
+			}
+			if got := at.Sub(epoch); got != tt.wantAt {
+				t.Errorf("deployed or stopped at %v, want %v", got, tt.wantAt)
+			}
+		})
 	}
 }
 

@@ -51,6 +51,14 @@ type Options struct {
 	// after its dispatch, as GitHub lists runs a moment after the dispatch.
 	// GET of the run by id works at once.
 	ListingDelay time.Duration
+	// WritesPerMinute and WritesPerHour are GitHub's secondary limits on
+	// content-creating requests, enforced on every POST, PATCH, PUT and
+	// DELETE by the time it arrives: a write that finds this many writes
+	// already arrived in the trailing minute (or hour) is refused with 403,
+	// GitHub's secondary-limit message and a Retry-After, and counts itself,
+	// as a refused attempt does on GitHub. 0 means GitHub's 80 and 500, a
+	// negative value turns the limit off.
+	WritesPerMinute, WritesPerHour int
 	// NoRunDetails makes dispatches answer like an older GitHub Enterprise
 	// Server, from before return_run_details (2026-02-19): a body with it is
 	// refused with 422 "\"return_run_details\" is not a permitted key.".
@@ -73,6 +81,9 @@ type Count struct {
 	Total       int // every request, whatever its answer
 	NotModified int // answered 304
 	Faulted     int // given an injected fault (latency included)
+	// SecondaryLimited is how many were refused for the secondary limit
+	// on writes (Options.WritesPerMinute), not counting injected faults.
+	SecondaryLimited int
 }
 
 // Server is an in-memory GitHub REST API serving one repository on loopback,
@@ -95,6 +106,7 @@ type Server struct {
 	calls     map[string]*Count
 	faultLog  []FaultEvent
 	rate      rateWindow
+	writes    []time.Time // arrivals of writes in the trailing hour, oldest first
 	approver  func(runID int64, env string) (time.Duration, bool)
 	users     []*user
 	refs      map[string]string // full ref name → sha
@@ -120,6 +132,12 @@ func New(opts Options) *Server {
 	if opts.RateLimit <= 0 {
 		opts.RateLimit = 5000
 	}
+	if opts.WritesPerMinute == 0 {
+		opts.WritesPerMinute = 80
+	}
+	if opts.WritesPerHour == 0 {
+		opts.WritesPerHour = 500
+	}
 	if opts.PageSize <= 0 {
 		opts.PageSize = 30
 	}
@@ -132,6 +150,7 @@ func New(opts Options) *Server {
 	opts.Tokens = maps.Clone(opts.Tokens)
 	opts.Faults.Kinds = slices.Clone(opts.Faults.Kinds)
 	opts.Faults.SkipRoutes = slices.Clone(opts.Faults.SkipRoutes)
+	opts.Faults.First = maps.Clone(opts.Faults.First)
 	s := &Server{
 		opts:   opts,
 		clock:  opts.Clock,
@@ -422,6 +441,18 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, route string, h h
 		}
 	}
 
+	if isWrite(r.Method) {
+		if retry, limited := s.arriveWrite(); limited {
+			s.mu.Lock()
+			if count != nil {
+				count.SecondaryLimited++
+			}
+			s.mu.Unlock()
+			s.write(w, q, secondaryLimitReply(http.StatusForbidden, int64((retry+time.Second-1)/time.Second), requestID), s.rateSnapshot())
+			return
+		}
+	}
+
 	s.mu.Lock()
 	kind, latency := s.opts.Faults.decide(s.opts.Seed, route, index)
 	if kind != FaultNone {
@@ -435,7 +466,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, route string, h h
 		drop(w)
 		return
 	case FaultInternalServerError, FaultBadGateway, FaultServiceUnavailable, FaultSecondaryRateLimit, FaultTooManyRequests:
-		s.write(w, q, s.faultReply(q, kind, requestID), s.rateSnapshot())
+		s.write(w, q, s.faultReply(kind, requestID), s.rateSnapshot())
 		return
 	case FaultLatency:
 		if err := s.clock.Sleep(r.Context(), latency); err != nil {

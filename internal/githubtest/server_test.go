@@ -146,6 +146,42 @@ func TestPrimaryRateLimit(t *testing.T) {
 	}
 }
 
+// TestSecondaryWriteLimit checks GitHub's limits on content-creating
+// requests, counted by arrival, refused attempts included.
+func TestSecondaryWriteLimit(t *testing.T) {
+	t.Parallel()
+	s, clock := newManual(t, Options{WritesPerMinute: 3, WritesPerHour: 6})
+	a := newAPI(t, s)
+	write := func(what string, status int) response {
+		t.Helper()
+		return a.do("POST", "repos/acme/app/deployments", map[string]any{"ref": "main", "required_contexts": []string{}}).want(t, what, status)
+	}
+	for range 3 {
+		write("within the minute's limit", 201)
+	}
+	a.do("GET", "repos/acme/app/deployments", nil).want(t, "reads are not limited", 200)
+	r := write("the 4th write in a minute", 403)
+	if !strings.Contains(r.message(t), "secondary rate limit") || r.header.Get("Retry-After") != "60" {
+		t.Errorf("403: %s, Retry-After %q; want the secondary-limit message and 60", r.body, r.header.Get("Retry-After"))
+	}
+	clock.Advance(59 * time.Second)
+	write("59 s later, the refused attempt still counts", 403)
+	clock.Advance(2 * time.Second)
+	// The first three have left the window, the two refusals have not.
+	write("61 s after the first three", 201)
+	clock.Advance(60 * time.Second)
+	r = write("the 7th write within the hour (refusals count)", 403)
+	if got := r.header.Get("Retry-After"); got != "3479" {
+		t.Errorf("Retry-After = %s, want 3479: until the 6th write back leaves the hour", got)
+	}
+	if got := s.Calls()["POST /repos/{owner}/{repo}/deployments"].SecondaryLimited; got != 3 {
+		t.Errorf("SecondaryLimited = %d, want 3", got)
+	}
+	if got := len(s.Deployments()); got != 4 {
+		t.Errorf("%d deployments, want 4: refused writes create nothing", got)
+	}
+}
+
 // faultSequence sends n requests to each of two routes, interleaved as
 // interleave says, and returns the fault log by route.
 func faultSequence(t *testing.T, seed int64, n int, interleave bool) map[string][]FaultKind {

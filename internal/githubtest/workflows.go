@@ -30,6 +30,18 @@ type Workflow struct {
 	// environment that does not exist is created without rules, as GitHub
 	// does when a job names a new environment.
 	Environment string
+	// WaitForGoAhead gives the job the first step of Promote's example
+	// deploy workflow: before it deploys, it waits until the Deployment
+	// named by the input deployment_id has, as its latest status,
+	// in_progress with a log_url naming this run (Promote's go-ahead), and
+	// fails the run as soon as the latest status is any other than queued
+	// or pending (the Deployment was abandoned, or names another run), or
+	// after GoAheadTimeout without either. It looks at every status the
+	// moment it is posted.
+	WaitForGoAhead bool
+	// GoAheadTimeout is how long that first step waits; default 10
+	// minutes, as in the example workflow.
+	GoAheadTimeout time.Duration
 	// Script tells how a run goes, from its inputs; nil means a run that
 	// succeeds at once. It is called with the server's lock held and must not
 	// call the Server.
