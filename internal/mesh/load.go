@@ -155,7 +155,7 @@ func Load(paths []string, opts LoadOptions) (*Set, error) {
 			for i := int(next.Add(1)) - 1; i < len(inputs); i = int(next.Add(1)) - 1 {
 				in := inputs[i]
 				if !in.stdin {
-					if in.data, errs[i] = os.ReadFile(in.name); errs[i] != nil {
+					if in.data, errs[i] = readFile(in.name); errs[i] != nil {
 						return
 					}
 				}
