@@ -65,6 +65,7 @@ fuzz:
 	$(FUZZ) -fuzz '^FuzzManifest$$' -fuzztime $(FUZZTIME) ./internal/manifest
 	$(FUZZ) -fuzz '^FuzzEscape$$' -fuzztime 10s ./internal/actions
 	$(FUZZ) -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./internal/mesh
+	$(FUZZ) -fuzz '^FuzzDirect$$' -fuzztime $(FUZZTIME) ./internal/mesh
 	$(FUZZ) -fuzz '^FuzzFast$$' -fuzztime $(FUZZTIME) ./internal/yamlnode
 
 lint: tools
