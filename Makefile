@@ -66,6 +66,7 @@ fuzz:
 	$(FUZZ) -fuzz '^FuzzEscape$$' -fuzztime 10s ./internal/actions
 	$(FUZZ) -fuzz '^FuzzLoad$$' -fuzztime $(FUZZTIME) ./internal/mesh
 	$(FUZZ) -fuzz '^FuzzDuration$$' -fuzztime 10s ./internal/mesh
+	$(FUZZ) -fuzz '^FuzzDirect$$' -fuzztime $(FUZZTIME) ./internal/mesh
 	$(FUZZ) -fuzz '^FuzzFast$$' -fuzztime $(FUZZTIME) ./internal/yamlnode
 
 lint: tools
@@ -89,11 +90,15 @@ bench:
 
 # The mesh check on a generated corpus of 20,006 resources, layer by layer on
 # one core, beside istioctl validate and analyze on the same corpus (skipped
-# with a message when istioctl cannot be built).
-bench-mesh:
+# with a message when istioctl cannot be built); then on a realistic corpus
+# (Istio's samples/, 10,500 documents), in process and as whole processes
+# (bin/promote against istioctl validate, 5 paired runs).
+bench-mesh: build
 	-$(MAKE) $(TOOLS)/istioctl
 	ISTIOCTL=$$([ -x $(TOOLS)/istioctl ] && echo $(TOOLS)/istioctl) \
-	  $(GO) test -run '^$$' -bench . -benchtime 3x -cpu 1,2 -timeout 30m ./internal/mesh
+	  $(GO) test -run '^$$' -bench '^Benchmark[^S]' -benchtime 3x -cpu 1,2 -timeout 30m ./internal/mesh
+	ISTIOCTL=$$([ -x $(TOOLS)/istioctl ] && echo $(TOOLS)/istioctl) PROMOTE=bin/promote \
+	  $(GO) test -run '^$$' -bench '^BenchmarkSamples' -benchtime 5x -cpu 1,2 -timeout 30m ./internal/mesh
 	$(GO) test -run '^$$' -bench Eval -benchtime 3x -cpu 1 ./internal/policy
 
 # Mutation testing: each hand-written mutant of .ci/mutants.txt (a bug a

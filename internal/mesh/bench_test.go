@@ -7,8 +7,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/promote-dev/promote/internal/mesh"
 	"github.com/promote-dev/promote/internal/mesh/meshtest"
@@ -34,6 +37,7 @@ func load(b *testing.B, data []byte) *mesh.Set {
 
 func perResource(b *testing.B, n int) {
 	b.ReportMetric(float64(n)*float64(b.N)/b.Elapsed().Seconds(), "resources/s")
+	b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(n)/float64(b.N), "µs/resource")
 }
 
 // BenchmarkValidate measures what istioctl validate does: read the YAML,
@@ -65,6 +69,20 @@ func BenchmarkAnalyze(b *testing.B) {
 		}
 	}
 	perResource(b, benchNamespaces*meshtest.PerNamespace)
+}
+
+// binary returns the program $env names, skipping the benchmark when it
+// names none.
+func binary(b *testing.B, env, what string) string {
+	b.Helper()
+	bin := os.Getenv(env)
+	if bin == "" {
+		b.Skipf("set %s to %s", env, what)
+	}
+	if _, err := os.Stat(bin); err != nil && !filepath.IsAbs(bin) {
+		bin = filepath.Join("..", "..", bin) // relative to the repository, not this package
+	}
+	return bin
 }
 
 // BenchmarkAnalysis measures the cross-resource analysis alone, on a set
@@ -123,13 +141,7 @@ func BenchmarkIstioctlAnalyze(b *testing.B) {
 }
 
 func istioctl(b *testing.B, args ...string) {
-	bin := os.Getenv("ISTIOCTL")
-	if bin == "" {
-		b.Skip("set ISTIOCTL to an istioctl binary to compare (make bench builds one into .tools/bin)")
-	}
-	if _, err := os.Stat(bin); err != nil && !filepath.IsAbs(bin) {
-		bin = filepath.Join("..", "..", bin) // relative to the repository, not this package
-	}
+	bin := binary(b, "ISTIOCTL", "an istioctl binary to compare (make bench builds one into .tools/bin)")
 	file := filepath.Join(b.TempDir(), "corpus.yaml")
 	if err := os.WriteFile(file, corpus(b), 0o644); err != nil {
 		b.Fatal(err)
@@ -145,4 +157,129 @@ func istioctl(b *testing.B, args ...string) {
 		}
 	}
 	perResource(b, benchNamespaces*meshtest.PerNamespace)
+}
+
+// sampleReplicas copies Istio's samples (70 documents, 67 of them Istio
+// resources) into a corpus of 10,500 documents.
+const sampleReplicas = 150
+
+// samples writes the realistic corpus, Istio's own samples/ from the module
+// cache replicated with unique names (meshtest.Samples), into a directory,
+// as files of the size and shape real repositories hold.
+func samples(b *testing.B) (dir string, docs int) {
+	b.Helper()
+	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "istio.io/istio").Output()
+	if err != nil {
+		b.Fatalf("find Istio's module: %v", err)
+	}
+	files, err := meshtest.Samples(filepath.Join(strings.TrimSpace(string(out)), "samples"), sampleReplicas)
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir = b.TempDir()
+	for _, f := range files {
+		name := filepath.Join(dir, filepath.FromSlash(f.Name))
+		if err := os.MkdirAll(filepath.Dir(name), 0o755); err != nil {
+			b.Fatal(err)
+		}
+		if err := os.WriteFile(name, f.Data, 0o644); err != nil {
+			b.Fatal(err)
+		}
+		docs += f.Documents
+	}
+	return dir, docs
+}
+
+// checkSamples loads the realistic corpus and runs the layers on it; the
+// samples hold one resource with a warning of Istio's, and no errors.
+func checkSamples(b *testing.B, layers ...mesh.Layer) {
+	dir, docs := samples(b)
+	for b.Loop() {
+		set, err := mesh.Load([]string{dir}, mesh.LoadOptions{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		rep, err := mesh.Check(context.Background(), set, mesh.Options{Checks: layers})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, f := range rep.Findings {
+			if f.Severity == mesh.Error {
+				b.Fatalf("samples: %v", f)
+			}
+		}
+	}
+	perResource(b, docs)
+}
+
+// BenchmarkSamplesValidate measures what istioctl validate does, on the
+// realistic corpus: read the files, decode strictly, run Istio's rules.
+func BenchmarkSamplesValidate(b *testing.B) {
+	checkSamples(b, mesh.LayerSchema, mesh.LayerIstio)
+}
+
+// BenchmarkSamplesSchema measures reading and decoding alone.
+func BenchmarkSamplesSchema(b *testing.B) {
+	checkSamples(b, mesh.LayerSchema)
+}
+
+// BenchmarkSamplesProcess compares whole processes, start-up included, as
+// users run them: `promote mesh check --checks schema,istio DIR` against
+// `istioctl validate -f DIR` on the realistic corpus, in pairs, each pinned
+// to the cores of the benchmark's -cpu (taskset where there is one, and
+// GOMAXPROCS). It reports the median of each, the median of the pairs'
+// ratios (x-istioctl: how many times faster Promote is), and the median
+// start-up of Promote (`promote --help`). Set $PROMOTE (make bench-mesh
+// builds bin/promote) and $ISTIOCTL.
+func BenchmarkSamplesProcess(b *testing.B) {
+	promote := binary(b, "PROMOTE", "a promote binary to time whole (make bench-mesh builds bin/promote)")
+	istioctl := binary(b, "ISTIOCTL", "an istioctl binary to compare (make bench builds one into .tools/bin)")
+	dir, docs := samples(b)
+	var own, theirs, start, ratios, cpuRatios []time.Duration
+	for b.Loop() {
+		wall, cpu := timed(b, promote, "mesh", "check", "--checks", "schema,istio", dir)
+		theirWall, theirCPU := timed(b, istioctl, "validate", "-f", dir)
+		own, theirs = append(own, wall), append(theirs, theirWall)
+		ratios = append(ratios, theirWall*1000/wall)
+		cpuRatios = append(cpuRatios, theirCPU*1000/cpu)
+		wall, _ = timed(b, promote, "--help")
+		start = append(start, wall)
+	}
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(median(own)), "promote-ms")
+	b.ReportMetric(ms(median(theirs)), "istioctl-ms")
+	b.ReportMetric(ms(median(start)), "start-ms")
+	b.ReportMetric(float64(median(own).Microseconds())/float64(docs), "µs/resource")
+	b.ReportMetric(float64(median(ratios))/1000, "x-istioctl")
+	// On a busy machine the wall-clock ratio moves with the load; the
+	// ratio of CPU time (user and system) moves less.
+	b.ReportMetric(float64(median(cpuRatios))/1000, "x-istioctl-cpu")
+}
+
+// timed runs a program on the benchmark's cores and returns how long it
+// took and the CPU time it used; it must succeed.
+func timed(b *testing.B, bin string, args ...string) (wall, cpu time.Duration) {
+	b.Helper()
+	cores := runtime.GOMAXPROCS(0)
+	cmd := exec.Command(bin, args...)
+	if taskset, err := exec.LookPath("taskset"); err == nil {
+		cpus := make([]string, cores)
+		for i := range cpus {
+			cpus[i] = strconv.Itoa(i)
+		}
+		cmd = exec.Command(taskset, append([]string{"-c", strings.Join(cpus, ","), bin}, args...)...)
+	}
+	cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(cores))
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	began := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("%s: %v\n%s", cmd, err, out.Bytes())
+	}
+	return time.Since(began), cmd.ProcessState.UserTime() + cmd.ProcessState.SystemTime()
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Sorted(slices.Values(ds))
+	return s[len(s)/2]
 }

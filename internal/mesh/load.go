@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	yaml "go.yaml.in/yaml/v3"
 	"google.golang.org/protobuf/proto"
@@ -111,9 +112,15 @@ type LoadOptions struct {
 // Load reads the files and directories in paths (directories recursively,
 // their .yaml, .yml and .json files) and "-" for standard input. An error
 // means an input could not be read at all; problems inside files are
-// findings.
+// findings. Files are read and parsed on every core, and the set holds
+// them in the order of paths, as read one by one.
 func Load(paths []string, opts LoadOptions) (*Set, error) {
-	set := NewSet(opts.DefaultNamespace)
+	type input struct {
+		name, owner string
+		stdin       bool
+		data        []byte // standard input's, read at once
+	}
+	var inputs []input
 	for _, p := range paths {
 		if p == Stdin {
 			if opts.Stdin == nil {
@@ -123,7 +130,7 @@ func Load(paths []string, opts LoadOptions) (*Set, error) {
 			if err != nil {
 				return nil, fmt.Errorf("read standard input: %w", err)
 			}
-			set.Add(StdinFile, data, "")
+			inputs = append(inputs, input{name: StdinFile, stdin: true, data: data})
 			continue
 		}
 		files, err := inputFiles(p)
@@ -131,16 +138,41 @@ func Load(paths []string, opts LoadOptions) (*Set, error) {
 			return nil, err
 		}
 		for _, f := range files {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				return nil, err
-			}
 			owner := ""
 			if opts.Owner != nil {
 				owner = opts.Owner(f)
 			}
-			set.Add(f, data, owner)
+			inputs = append(inputs, input{name: f, owner: owner})
 		}
+	}
+	set := NewSet(opts.DefaultNamespace)
+	parts := make([]*Set, len(inputs))
+	errs := make([]error, len(inputs))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(inputs)) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(inputs); i = int(next.Add(1)) - 1 {
+				in := inputs[i]
+				if !in.stdin {
+					if in.data, errs[i] = readFile(in.name); errs[i] != nil {
+						return
+					}
+				}
+				parts[i] = NewSet(set.DefaultNamespace)
+				parts[i].Add(in.name, in.data, in.owner)
+			}
+		})
+	}
+	wg.Wait()
+	for i, part := range parts {
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if part == nil {
+			break // not read: a worker stopped at an earlier file's error
+		}
+		set.merge(part)
 	}
 	return set, nil
 }
@@ -255,14 +287,20 @@ func (s *Set) documents(file string, docs []*yaml.Node, owner string) {
 	}
 	wg.Wait()
 	for _, part := range parts {
-		for _, r := range part.Resources {
-			r.ID = len(s.Resources)
-			s.Resources = append(s.Resources, r)
-		}
-		s.Findings = append(s.Findings, part.Findings...)
-		for k, n := range part.Skipped {
-			s.Skipped[k] += n
-		}
+		s.merge(part)
+	}
+}
+
+// merge appends what part read to the set.
+func (s *Set) merge(part *Set) {
+	s.Files += part.Files
+	for _, r := range part.Resources {
+		r.ID = len(s.Resources)
+		s.Resources = append(s.Resources, r)
+	}
+	s.Findings = append(s.Findings, part.Findings...)
+	for k, n := range part.Skipped {
+		s.Skipped[k] += n
 	}
 }
 

@@ -49,6 +49,9 @@ func Fast(data []byte) (docs []*yaml.Node, ok bool) {
 	}
 	docs = make([]*yaml.Node, len(spans))
 	parse := func(q *fast, from, to int) bool {
+		if from < to {
+			q.want = 2*(spans[to-1].end-spans[from].start) + 8
+		}
 		for i := from; i < to; i++ {
 			q.i, q.end = spans[i].start, spans[i].end
 			root := q.block(-1)
@@ -98,13 +101,23 @@ type fast struct {
 	i, end int
 	bad    bool
 	slab   []yaml.Node
+	// want estimates how many nodes are still to be made: most lines
+	// make a key and a value.
+	want int
 }
 
+// maxSlab keeps a block of nodes under the 32 KB above which the runtime
+// allocates (and clears) large objects one by one.
+const maxSlab = 200
+
 // node allocates nodes in blocks (a document has dozens of them) and
-// fills them in place.
+// fills them in place. A block is sized to what the input still needs, so
+// that a small file does not pay for a large block.
 func (p *fast) node(kind yaml.Kind, tag string, style yaml.Style, value string, line, column int) *yaml.Node {
 	if len(p.slab) == cap(p.slab) {
-		p.slab = make([]yaml.Node, 0, 256)
+		size := min(max(p.want, 16), maxSlab)
+		p.want -= size
+		p.slab = make([]yaml.Node, 0, size)
 	}
 	p.slab = p.slab[:len(p.slab)+1]
 	n := &p.slab[len(p.slab)-1]
