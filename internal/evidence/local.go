@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/promote-dev/promote/internal/rawfile"
 )
 
 // LocalStore keeps evidence in a directory, one file per key. Files are
@@ -212,7 +214,10 @@ func (s *LocalStore) Read(ctx context.Context, key string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	data, err := readFile(file)
+	data, err := rawfile.ReadRegular(file, maxObjectSize)
+	if tooLarge := (*rawfile.TooLargeError)(nil); errors.As(err, &tooLarge) {
+		return nil, fmt.Errorf("%s is %d bytes, more than the %d an evidence object may have: it is not Promote's", file, tooLarge.Size, tooLarge.Max)
+	}
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("reading evidence %q: %w", key, ErrNotFound)
 	}

@@ -18,6 +18,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"istio.io/istio/pkg/config"
 
+	"github.com/promote-dev/promote/internal/rawfile"
 	"github.com/promote-dev/promote/internal/yamlnode"
 )
 
@@ -155,7 +156,7 @@ func Load(paths []string, opts LoadOptions) (*Set, error) {
 			for i := int(next.Add(1)) - 1; i < len(inputs); i = int(next.Add(1)) - 1 {
 				in := inputs[i]
 				if !in.stdin {
-					if in.data, errs[i] = readFile(in.name); errs[i] != nil {
+					if in.data, errs[i] = rawfile.Read(in.name); errs[i] != nil {
 						return
 					}
 				}

@@ -1,6 +1,6 @@
 //go:build unix
 
-package mesh
+package rawfile
 
 import (
 	"errors"
@@ -8,11 +8,10 @@ import (
 	"syscall"
 )
 
-// readFile reads a whole file as os.ReadFile does, in half its system
-// calls: os.Open also tries to register every file with the network poller
-// (four fcntl and an epoll_ctl, refused for regular files), which for a
-// repository of small files cost as much as reading them.
-func readFile(name string) ([]byte, error) {
+// read reads name to its end, or, when max is not negative, a regular file
+// of at most max bytes up to the size it had when opened (no extra read to
+// see the end).
+func read(name string, max int64) ([]byte, error) {
 	var fd int
 	err := retry(func() (err error) {
 		fd, err = syscall.Open(name, syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
@@ -22,13 +21,24 @@ func readFile(name string) ([]byte, error) {
 		return nil, &fs.PathError{Op: "open", Path: name, Err: err}
 	}
 	defer syscall.Close(fd)
-	size := 512
 	var st syscall.Stat_t
-	if retry(func() error { return syscall.Fstat(fd, &st) }) == nil && st.Mode&syscall.S_IFMT == syscall.S_IFREG && st.Size > 0 {
+	statErr := retry(func() error { return syscall.Fstat(fd, &st) })
+	regular := statErr == nil && st.Mode&syscall.S_IFMT == syscall.S_IFREG
+	limit, size := -1, 512
+	switch {
+	case max >= 0 && statErr != nil:
+		return nil, &fs.PathError{Op: "stat", Path: name, Err: statErr}
+	case max >= 0 && !regular:
+		return nil, &fs.PathError{Op: "read", Path: name, Err: errors.New("not a regular file")}
+	case max >= 0 && st.Size > max:
+		return nil, &TooLargeError{Name: name, Size: st.Size, Max: max}
+	case max >= 0:
+		limit, size = int(st.Size), int(st.Size)
+	case regular && st.Size > 0:
 		size = int(st.Size) + 1 // one more byte to see the end at once
 	}
 	data := make([]byte, 0, size)
-	for {
+	for limit < 0 || len(data) < limit {
 		if len(data) == cap(data) {
 			data = append(data, 0)[:len(data)]
 		}
@@ -41,10 +51,11 @@ func readFile(name string) ([]byte, error) {
 			return nil, &fs.PathError{Op: "read", Path: name, Err: err}
 		}
 		if n == 0 {
-			return data, nil
+			break
 		}
 		data = data[:len(data)+n]
 	}
+	return data, nil
 }
 
 // retry calls f again while a signal interrupts it.
