@@ -261,11 +261,12 @@ func race(t *testing.T, seed int64) int {
 		go func() {
 			defer wg.Done()
 			p := selectPlan(t, yaml, dag.Selection{Services: services, To: "dev"}, srv.SHA("main"))
-			// On a clock this fast the lock's lease and grace (hours, in
-			// production) pass in milliseconds; a loaded machine must not
-			// make a live promotion look abandoned.
+			// On a clock this fast the lock's timeout, lease and grace
+			// (hours, in production) pass in milliseconds; a loaded machine
+			// must not make a live promotion look abandoned, or make the
+			// waiting one give up on it.
 			ex := &GitHub{Client: client, Commit: srv.SHA("main"), DispatchRef: "main", Clock: clk,
-				RunURL: fmt.Sprintf("https://github.test/acme/app/actions/runs/%d", i+1), LockTimeout: 48 * time.Hour, StartGrace: 1000 * time.Hour, LockLease: 1000 * time.Hour,
+				RunURL: fmt.Sprintf("https://github.test/acme/app/actions/runs/%d", i+1), LockTimeout: 1000 * time.Hour, StartGrace: 1000 * time.Hour, LockLease: 1000 * time.Hour,
 				Poll: github.Backoff{Min: 10 * time.Second, Max: 20 * time.Second, Factor: 2}}
 			if _, err := run.Run(context.Background(), p, ex, run.Options{Clock: clk}); err != nil {
 				t.Error(err)
@@ -292,7 +293,7 @@ func race(t *testing.T, seed int64) int {
 	}
 	for _, d := range srv.Deployments() {
 		if s := last(d); s != "success" && s != "inactive" {
-			t.Errorf("seed %d: deployment %d ends in %s, want success, or inactive when the other run deployed the commit first", seed, d.ID, s)
+			t.Errorf("seed %d: deployment %d ends in %s (%q), want success, or inactive when the other run deployed the commit first", seed, d.ID, s, d.Statuses[len(d.Statuses)-1].Description)
 		}
 	}
 	// Each service is deployed once per environment: the waiting run finds
