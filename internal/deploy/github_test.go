@@ -474,10 +474,13 @@ func TestGitHubErrorClasses(t *testing.T) {
 		readOnly  bool
 		transient bool
 		fatal     bool
+		deadline  time.Duration // the node's timeout, if any
 	}{
 		{what: "503", fault: githubtest.FaultServiceUnavailable, transient: true},
 		{what: "500", fault: githubtest.FaultInternalServerError, transient: true},
-		{what: "429", fault: githubtest.FaultTooManyRequests, transient: true},
+		// A rate limit is waited out, however long it lasts: the node
+		// fails on its own timeout, never as every node would.
+		{what: "429", fault: githubtest.FaultTooManyRequests, deadline: time.Hour},
 		{what: "403", readOnly: true, fatal: true},
 	} {
 		t.Run(tt.what, func(t *testing.T) {
@@ -494,7 +497,13 @@ func TestGitHubErrorClasses(t *testing.T) {
 				}
 				w := newWorld(t, opts)
 				p := manifestPlan(t, workflowManifest, w.srv.SHA("main"))
-				err := w.executor().Deploy(context.Background(), &p.Nodes[0], 1, func(run.Update) {})
+				ctx := context.Background()
+				if tt.deadline > 0 {
+					var cancel context.CancelFunc
+					ctx, cancel = context.WithTimeout(ctx, tt.deadline)
+					defer cancel()
+				}
+				err := w.executor().Deploy(ctx, &p.Nodes[0], 1, func(run.Update) {})
 				var fatal *run.FatalError
 				if err == nil || run.IsTransient(err) != tt.transient || errors.As(err, &fatal) != tt.fatal {
 					t.Errorf("Deploy() = %v (transient %v, fatal %v), want transient %v, fatal %v", err, run.IsTransient(err), errors.As(err, &fatal), tt.transient, tt.fatal)

@@ -289,7 +289,7 @@ func race(t *testing.T, seed int64) int {
 	}
 	for _, d := range srv.Deployments() {
 		if s := last(d); s != "success" && s != "inactive" {
-			t.Errorf("seed %d: deployment %d ends in %s, want success, or inactive when the other run deployed the commit first", seed, d.ID, s)
+			t.Errorf("seed %d: deployment %d ends in %s (%q), want success, or inactive when the other run deployed the commit first", seed, d.ID, s, d.Statuses[len(d.Statuses)-1].Description)
 		}
 	}
 	// Each service is deployed once per environment: the waiting run finds
