@@ -597,26 +597,22 @@ func TestWaitsHonourContext(t *testing.T) {
 	limited := reply{status: 429, header: map[string]string{"Retry-After": "3600"}}
 	tests := []struct {
 		what string
-		// ctx returns the context of the request.
-		ctx      func(t *testing.T) context.Context
+		// ctx returns the context of the requests; sent tells how many
+		// the server has answered.
+		ctx      func(t *testing.T, sent func() int) context.Context
 		writes   int
 		requests int
 		wantIs   error
 	}{
 		{
-			what: "cancellation ends a rate-limit wait",
-			ctx: func(t *testing.T) context.Context {
-				ctx, cancel := context.WithCancel(context.Background())
-				time.AfterFunc(20*time.Millisecond, cancel)
-				t.Cleanup(cancel)
-				return ctx
-			},
+			what:     "cancellation ends a rate-limit wait",
+			ctx:      cancelAfterFirstCall,
 			requests: 1,
 			wantIs:   context.Canceled,
 		},
 		{
 			what: "a wait past the deadline fails at once",
-			ctx: func(t *testing.T) context.Context {
+			ctx: func(t *testing.T, _ func() int) context.Context {
 				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 				t.Cleanup(cancel)
 				return ctx
@@ -625,13 +621,8 @@ func TestWaitsHonourContext(t *testing.T) {
 			wantIs:   context.DeadlineExceeded,
 		},
 		{
-			what: "cancellation ends a throttle wait",
-			ctx: func(t *testing.T) context.Context {
-				ctx, cancel := context.WithCancel(context.Background())
-				time.AfterFunc(20*time.Millisecond, cancel)
-				t.Cleanup(cancel)
-				return ctx
-			},
+			what:     "cancellation ends a throttle wait",
+			ctx:      cancelAfterFirstCall,
 			writes:   1, // the second write waits a minute
 			requests: 2,
 			wantIs:   context.Canceled,
@@ -650,7 +641,7 @@ func TestWaitsHonourContext(t *testing.T) {
 				cfg.Sleep, cfg.Now = nil, nil // real time
 				cfg.WritesPerMinute = tt.writes
 			})
-			ctx := tt.ctx(t)
+			ctx := tt.ctx(t, func() int { return srv.calls(route) })
 
 			start := time.Now()
 			var err error
@@ -671,6 +662,22 @@ func TestWaitsHonourContext(t *testing.T) {
 			}
 		})
 	}
+}
+
+// cancelAfterFirstCall cancels the context once the server has answered a
+// request, and a moment more, so that the client is in its wait: a cancel at
+// a fixed time could come before a slow machine sent anything.
+func cancelAfterFirstCall(t *testing.T, sent func() int) context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() {
+		for sent() == 0 && ctx.Err() == nil {
+			time.Sleep(time.Millisecond)
+		}
+		time.Sleep(20 * time.Millisecond)
+		cancel()
+	}()
+	return ctx
 }
 
 func TestDeadlineErrorExplainsTheWait(t *testing.T) {
