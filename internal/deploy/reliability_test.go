@@ -51,8 +51,14 @@ func randomManifest(r *rand.Rand, n int) string {
 func TestFaultedPromotions(t *testing.T) {
 	t.Parallel()
 	runs := 300
-	if testing.Short() {
+	switch {
+	case testing.Short():
 		runs = 30
+	case raceDetector:
+		// Half the seeds keep the package well inside go test's 10m
+		// timeout under -race on a loaded 2-core machine; go test without
+		// -race runs all of them in about 30s.
+		runs = 150
 	}
 	var mu sync.Mutex
 	injected := map[githubtest.FaultKind]int{}
@@ -209,8 +215,11 @@ func checkInvariants(t *testing.T, name string, p *plan.Plan, st *run.Status, sr
 func TestConcurrentOrchestrators(t *testing.T) {
 	t.Parallel()
 	races := 50
-	if testing.Short() {
+	switch {
+	case testing.Short():
 		races = 5
+	case raceDetector:
+		races = 25 // as in TestFaultedPromotions
 	}
 	var contended atomic.Int64
 	// Each race runs in a synctest bubble of its own (see newWorld), so
