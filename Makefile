@@ -66,8 +66,13 @@ test:
 	@s=$$SECONDS; $(MAKE) --no-print-directory unit; echo "make test: unit tests in $$((SECONDS - s)) s"
 	@s=$$SECONDS; $(MAKE) --no-print-directory fuzz; echo "make test: fuzzing in $$((SECONDS - s)) s"
 
+# The tests run with the race detector. GOFLAGS carries it, with -trimpath,
+# to every go command the tests start too: the setup action's test builds
+# promote with `go build -trimpath`, which then reuses the packages compiled
+# for the tests instead of compiling every dependency once more.
 unit: tools
-	VERSITYGW=$(TOOLS)/versitygw COSIGN=$(TOOLS)/cosign SARIF_SCHEMA=$(TOOLS)/sarif-schema-2.1.0.json $(GO) test -race -shuffle=on -count=1 ./...
+	VERSITYGW=$(TOOLS)/versitygw COSIGN=$(TOOLS)/cosign SARIF_SCHEMA=$(TOOLS)/sarif-schema-2.1.0.json \
+	  GOFLAGS='$(RACE_GOFLAGS)' $(GO) test -race -shuffle=on -count=1 ./...
 
 # -fuzzminimizetime bounds how long each newly interesting input is
 # minimized: by default it is up to a minute each, which left the mesh
@@ -81,16 +86,16 @@ fuzz:
 	$(FUZZ) -fuzz '^FuzzDirect$$' -fuzztime $(FUZZTIME) ./internal/mesh
 	$(FUZZ) -fuzz '^FuzzFast$$' -fuzztime $(FUZZTIME) ./internal/yamlnode
 
-# staticcheck and vet build with the race detector's instrumentation, as the
-# unit tests do (no file of Promote depends on it), so that one compilation
-# of every dependency serves all three. staticcheck goes first: it also
-# compiles the test variants.
-RACE_GOFLAGS := -race $(shell $(GO) env GOFLAGS)
+# staticcheck and vet build with the unit tests' flags (the race detector's
+# instrumentation and -trimpath; no file of Promote depends on either), so
+# that one compilation of every dependency serves all of them. staticcheck
+# goes first: it also compiles the test variants.
+RACE_GOFLAGS := -race -trimpath $(shell $(GO) env GOFLAGS)
 lint: $(TOOLS)/staticcheck $(TOOLS)/actionlint
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.tools/*')); \
 	if [ -n "$$unformatted" ]; then echo "not gofmt-formatted: $$unformatted"; exit 1; fi
 	GOFLAGS='$(RACE_GOFLAGS)' $(TOOLS)/staticcheck ./...
-	$(GO) vet -race ./...
+	GOFLAGS='$(RACE_GOFLAGS)' $(GO) vet ./...
 	$(TOOLS)/actionlint .github/workflows/*.yml examples/.github/workflows/*.yml
 
 # Benchmarks; BENCHMARKS.md records the numbers. The plan benchmarks run on
