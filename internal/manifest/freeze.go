@@ -109,7 +109,7 @@ func (d *decoder) freezes(n *yaml.Node, what string, env *Environment) {
 				d.list(n, w+".days", func(day *yaml.Node) {
 					var s string
 					d.str(day, w+".days", &s)
-					wd, ok := weekdays[strings.ToLower(s)]
+					wd, ok := weekdays[s]
 					switch {
 					case s == "":
 					case !ok:
