@@ -84,6 +84,7 @@ func TestSoakAndFreeze(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			checkInput(t, d.Input)
 			got := results(d)
 			for _, p := range []string{"previous-succeeded", "mesh-check", "chain-verified", "sandbox"} {
 				if got[p] != Allow {
@@ -210,6 +211,7 @@ func TestDenials(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
+				checkInput(t, d.Input)
 				got := results(d)
 				for p, want := range tt.results {
 					if got[p] != want {

@@ -25,7 +25,6 @@ func (g *Gate) githubFacts(ctx context.Context, t Target, in *Input) {
 		return
 	}
 	in.GitHub.Checked = true
-	in.GitHub.Approvals, in.GitHub.Pending = []ApprovalFacts{}, []PendingFacts{}
 	var errs []error
 	if p := in.Previous; p != nil {
 		deps, _, err := c.GH.Repositories.ListDeployments(ctx, c.Owner, c.Repo, &gh.DeploymentsListOptions{
@@ -118,7 +117,6 @@ func (g *Gate) deployment(ctx context.Context, d *gh.Deployment) (DeploymentFact
 // evidenceFacts reads the verified chain: the records of the commit, the
 // latest mesh check of the service, the previous node's promotions.
 func (g *Gate) evidenceFacts(ctx context.Context, t Target, in *Input) {
-	in.Evidence.Commit = []RecordFacts{}
 	if g.cfg.Evidence == nil {
 		return
 	}

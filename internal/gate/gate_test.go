@@ -71,6 +71,7 @@ func TestDecideManifestOnly(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			checkInput(t, d.Input)
 			if d.Result != tt.want {
 				t.Errorf("Decide(%+v).Result = %q, want %q; reasons %+v", tt.target, d.Result, tt.want, d.Reasons)
 			}

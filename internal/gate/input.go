@@ -244,6 +244,7 @@ func (g *Gate) Input(ctx context.Context, t Target) (*Input, error) {
 		}
 	}
 
+	in.GitHub.Approvals, in.GitHub.Pending, in.Evidence.Commit = []ApprovalFacts{}, []PendingFacts{}, []RecordFacts{}
 	g.githubFacts(ctx, t, in)
 	g.evidenceFacts(ctx, t, in)
 
