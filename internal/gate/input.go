@@ -259,6 +259,16 @@ func (g *Gate) Input(ctx context.Context, t Target) (*Input, error) {
 	return in, nil
 }
 
+// GitHubEnvironment is the GitHub environment t's node deploys into.
+func (g *Gate) GitHubEnvironment(t Target) (string, error) {
+	m := g.cfg.Manifest
+	ei, ok := m.Environment(t.Environment)
+	if !ok {
+		return "", &UnknownTargetError{What: "environment", Name: t.Environment, Valid: m.EnvironmentNames()}
+	}
+	return m.Environments[ei].GitHubName(t.Service), nil
+}
+
 // BadTargetError is a target that cannot be decided on as given: bad input.
 type BadTargetError struct{ Msg string }
 
