@@ -306,7 +306,13 @@ func (c *Command) gateReplay(ctx context.Context, rt *actions.Runtime, args []st
 		return badInput(err)
 	}
 	replayed, err := gate.Replay(ctx, engine, store, trusted, seq)
-	if err != nil {
+	var unverified *evidence.UnverifiedError
+	switch {
+	case errors.As(err, &unverified) || errors.Is(err, gate.ErrInputMismatch):
+		return &exitError{ExitFindings, err}
+	case err != nil && seq != 0:
+		return badInput(err) // no such record, or none with a decision
+	case err != nil:
 		return err
 	}
 	differ := 0

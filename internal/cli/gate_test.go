@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -43,6 +44,14 @@ func TestGateCheck(t *testing.T) {
 	}
 	if r := promote(t, getenv, "gate", "replay", "--manifest", manifest); r.code != ExitOK || !strings.HasSuffix(r.stdout, "1 decisions replayed, 0 differ\n") {
 		t.Errorf("gate replay: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	strict := t.TempDir()
+	if err := os.WriteFile(filepath.Join(strict, "never.rego"), []byte("package promote.gates.never\n\nfindings contains {\"rule\": \"never\", \"severity\": \"error\", \"resource\": \"target\", \"message\": \"never\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := promote(t, getenv, "gate", "replay", "--manifest", manifest, "--policy", strict); r.code != ExitFindings || !strings.Contains(r.stdout, "sealed allow, replayed deny: DIFFERS") {
+		t.Errorf("gate replay under a stricter policy: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 
 	other := append(check, "--commit", strings.Repeat("ab", 20))

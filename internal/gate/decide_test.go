@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -332,7 +333,7 @@ findings contains {"rule": "no-friday", "severity": "error", "resource": "target
 		if err := os.WriteFile(key, []byte(`{"version": 1}`), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Replay(ctx, g.engine, w.store, w.keys, 0); err == nil || !strings.Contains(err.Error(), "does not hash") {
+		if _, err := Replay(ctx, g.engine, w.store, w.keys, 0); err == nil || !errors.Is(err, ErrInputMismatch) {
 			t.Errorf("Replay() of a changed input error = %v, want one saying it does not hash", err)
 		}
 	})
