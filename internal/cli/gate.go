@@ -236,11 +236,13 @@ func (c *Command) gateEvidence(ctx context.Context, rt *actions.Runtime, cfg *ga
 		}
 	} else {
 		var err error
-		if keys, err = c.trustedKeys(ctx, rt, m, nil); err != nil {
-			return err
-		}
 		if store, _, err = c.evidenceStore(ctx, m); err != nil {
 			return err
+		}
+		// Without the signer's keys nothing in the chain can be believed:
+		// the input says why, and the chain-verified policy denies.
+		if keys, err = c.trustedKeys(ctx, rt, m, nil); err != nil {
+			store = unreachable{err}
 		}
 	}
 	cfg.Evidence, cfg.Keys = store, keys
