@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -52,6 +53,20 @@ func TestGateCheck(t *testing.T) {
 	}
 	if r := promote(t, getenv, "gate", "replay", "--manifest", manifest, "--policy", strict); r.code != ExitFindings || !strings.Contains(r.stdout, "sealed allow, replayed deny: DIFFERS") {
 		t.Errorf("gate replay under a stricter policy: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	js := promote(t, getenv, append(check, "--output", "json", "--seal=false")...)
+	var out struct {
+		Result  string `json:"result"`
+		Sealed  bool   `json:"sealed"`
+		Reasons []struct{ Policy, Result string }
+		Input   struct {
+			Target struct{ Commit string }
+		}
+	}
+	if err := json.Unmarshal([]byte(js.stdout), &out); err != nil || js.code != ExitOK || out.Result != "allow" || out.Sealed ||
+		len(out.Reasons) != 6 || out.Input.Target.Commit != env["GITHUB_SHA"] {
+		t.Errorf("gate check --output json --seal=false: exit %d, %v\n%s%s", js.code, err, js.stdout, js.stderr)
 	}
 
 	other := append(check, "--commit", strings.Repeat("ab", 20))
