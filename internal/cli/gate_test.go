@@ -133,3 +133,26 @@ func TestGateTestPolicies(t *testing.T) {
 		t.Errorf("gate without a command: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestGateS3 decides with the evidence in an Object-Lock bucket on
+// versitygw: the previous environment's success comes from the chain
+// alone (no GitHub), the decision and its input are sealed in the bucket,
+// and the replay reads the input back from it.
+func TestGateS3(t *testing.T) {
+	t.Parallel()
+	_, manifest, getenv := s3Repository(t)
+	dir := filepath.Dir(manifest)
+	if r := promote(t, getenv, "run", "--manifest", manifest, "--to", "dev", "--status-file", filepath.Join(dir, "status.json"), "--heartbeat", "0"); r.code != ExitOK {
+		t.Fatalf("run --to dev: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r := promote(t, getenv, "gate", "check", "--manifest", manifest, "--service", "web", "--environment", "prod")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "promote gate: ALLOW web@prod") || !strings.Contains(r.stdout, "Sealed the decision as a gate record (approved)") {
+		t.Fatalf("gate check: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := promote(t, getenv, "gate", "replay", "--manifest", manifest); r.code != ExitOK || !strings.HasSuffix(r.stdout, "1 decisions replayed, 0 differ\n") {
+		t.Errorf("gate replay: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := promote(t, getenv, "evidence", "verify", "--manifest", manifest); r.code != ExitOK {
+		t.Errorf("evidence verify after the gate: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
