@@ -260,6 +260,18 @@ func TestReasonsLink(t *testing.T) {
 		if diff := cmp.Diff(want, links); diff != "" {
 			t.Errorf("links of the findings (-want +got):\n%s", diff)
 		}
+
+		// Another commit never reached staging: its denial links to
+		// staging's deployments.
+		d, err = w.gate(bubbleManifest).Decide(context.Background(), Target{Service: "api", Environment: "production", Commit: strings.Repeat("ab", 20)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range d.Reasons {
+			if r.Policy == "previous-succeeded" && (r.Result != Deny || r.Link != "https://github.com/acme/app/deployments/staging") {
+				t.Errorf("previous-succeeded = %+v, want a deny linking to staging's deployments", r)
+			}
+		}
 	})
 }
 

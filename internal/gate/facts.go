@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/url"
 
 	gh "github.com/google/go-github/v60/github"
 
@@ -93,7 +94,7 @@ func (g *Gate) deployment(ctx context.Context, d *gh.Deployment) (DeploymentFact
 	c := g.cfg.GitHub
 	f := DeploymentFacts{
 		ID: d.GetID(), Environment: d.GetEnvironment(), CreatedAt: stamp(d.GetCreatedAt().Time),
-		URL: g.cfg.ServerURL + "/" + c.Owner + "/" + c.Repo + "/deployments/" + d.GetEnvironment(),
+		URL: g.cfg.ServerURL + "/" + c.Owner + "/" + c.Repo + "/deployments/" + url.PathEscape(d.GetEnvironment()),
 	}
 	statuses, _, err := c.GH.Repositories.ListDeploymentStatuses(ctx, c.Owner, c.Repo, d.GetID(), &gh.ListOptions{PerPage: 100})
 	if err != nil {

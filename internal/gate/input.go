@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -248,6 +249,11 @@ func (g *Gate) Input(ctx context.Context, t Target) (*Input, error) {
 		in.Previous = &Previous{
 			Environment: prev.Name, GitHubEnvironment: prev.GitHubName(svc.Name), Node: svc.Name + "@" + prev.Name,
 			Deployments: []DeploymentFacts{}, Promotions: []PromotionFacts{}, Source: map[string]bool{},
+		}
+		if in.Target.Repository != "" {
+			// Until a success names its own evidence: the previous
+			// environment's deployments page.
+			in.Links["previous"] = g.cfg.ServerURL + "/" + in.Target.Repository + "/deployments/" + url.PathEscape(in.Previous.GitHubEnvironment)
 		}
 	}
 
