@@ -139,6 +139,11 @@ func BenchmarkKPI(b *testing.B) {
 	b.Run("verify-read", func(b *testing.B) {
 		measure(b, func() { g = Gather(ctx, src) })
 	})
+	b.Run("verify-read-every-signature", func(b *testing.B) {
+		full := src
+		full.CheckEverySignature = true
+		measure(b, func() { g = Gather(ctx, full) })
+	})
 	b.Run("compute", func(b *testing.B) {
 		measure(b, func() { Compute(g.Input, o) })
 	})

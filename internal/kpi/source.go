@@ -28,6 +28,10 @@ type Sources struct {
 	GitHub *github.Client
 	// Since is how far back GitHub's Deployments are listed.
 	Since time.Time
+	// CheckEverySignature verifies each record's signature, as promote
+	// evidence verify does, instead of the records that a good checkpoint
+	// covers through it (evidence.Verifier.TrustCheckpoints).
+	CheckEverySignature bool
 }
 
 // Auditor is the S3 audit of promote evidence verify (store.S3).
@@ -55,7 +59,8 @@ type Gathered struct {
 // recorded in Errors and leaves its part of the input empty.
 func Gather(ctx context.Context, src Sources) Gathered {
 	g := Gathered{Input: Input{Store: src.StoreName}, Errors: map[string]error{}}
-	report, entries, err := (&evidence.Verifier{Keys: src.Keys}).ReadReport(ctx, src.Store)
+	v := &evidence.Verifier{Keys: src.Keys, TrustCheckpoints: !src.CheckEverySignature}
+	report, entries, err := v.ReadReport(ctx, src.Store)
 	if err != nil {
 		g.Errors[SourceEvidence] = err
 		g.ReadErr = err
