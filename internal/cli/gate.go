@@ -42,6 +42,7 @@ func runGate(ctx context.Context, c *Command, rt *actions.Runtime, args []string
 
 func (c *Command) gateCheck(ctx context.Context, rt *actions.Runtime, args []string) error {
 	var t gate.Target
+	var cfg gate.Config
 	var manifestPath, output string
 	var runID, reviewRun string
 	var dirs listFlag
@@ -60,6 +61,7 @@ func (c *Command) gateCheck(ctx context.Context, rt *actions.Runtime, args []str
 	fs.StringVar(&t.BreakGlass, "break-glass", "", "a reason to override change-freeze windows; it is sealed with the decision")
 	fs.Var(&dirs, "policy", "a directory of your own gate policies (package promote.gates.<name>, see docs/gates.md); repeatable")
 	fs.BoolVar(&seal, "seal", true, "seal the decision in the evidence chain when the manifest configures evidence")
+	fs.BoolVar(&cfg.CheckEverySignature, "check-every-signature", false, "verify every record's signature, as promote evidence verify does, not the records a good checkpoint covers through it")
 	fs.StringVar(&output, "output", "text", "what to print: text or json")
 	if err := parse(fs, rt, args); err != nil {
 		return err
@@ -88,7 +90,7 @@ func (c *Command) gateCheck(ctx context.Context, rt *actions.Runtime, args []str
 	if err != nil {
 		return err
 	}
-	cfg := gate.Config{Manifest: m, ServerURL: c.Getenv("GITHUB_SERVER_URL"), PolicyDirs: dirs}
+	cfg.Manifest, cfg.ServerURL, cfg.PolicyDirs = m, c.Getenv("GITHUB_SERVER_URL"), dirs
 	if err := c.gateGitHub(ctx, rt, &cfg, &t, review != 0); err != nil {
 		return err
 	}

@@ -40,11 +40,11 @@ func BenchmarkEvaluate(b *testing.B) {
 // nothing it has not verified), the policies, and sealing the decision.
 func BenchmarkDecide(b *testing.B) {
 	for _, bc := range []struct {
-		n    int
-		seal bool
-	}{{10, false}, {10, true}, {1000, false}, {1000, true}} {
+		n           int
+		seal, every bool
+	}{{10, false, false}, {10, true, false}, {1000, false, false}, {1000, false, true}, {1000, true, false}} {
 		n := bc.n
-		b.Run(fmt.Sprintf("chain=%d/seal=%v", n, bc.seal), func(b *testing.B) {
+		b.Run(fmt.Sprintf("chain=%d/seal=%v/every-signature=%v", n, bc.seal, bc.every), func(b *testing.B) {
 			ctx := context.Background()
 			w := newWorld(b, githubtest.Options{})
 			w.deploy("staging", "success")
@@ -74,6 +74,7 @@ services:
 			if !bc.seal {
 				g.cfg.Seal = nil
 			}
+			g.cfg.CheckEverySignature = bc.every
 			target := Target{Service: "api", Environment: "production", Commit: w.commit}
 			b.ReportAllocs()
 			for b.Loop() {

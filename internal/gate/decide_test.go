@@ -211,25 +211,31 @@ func TestDenials(t *testing.T) {
 				tt.setup(w)
 				// Past the freeze window and any soak.
 				time.Sleep(2 * time.Hour)
-				d, err := w.gate(bubbleManifest).Decide(context.Background(), Target{Service: "api", Environment: "production", Commit: w.commit})
-				if err != nil {
-					t.Fatal(err)
-				}
-				checkInput(t, d.Input)
-				got := results(d)
-				for p, want := range tt.results {
-					if got[p] != want {
-						t.Errorf("%s = %q, want %q; reasons %+v", p, got[p], want, d.Reasons)
+				// The chain is read through its checkpoints, and with every
+				// signature checked: the facts are the same.
+				for _, every := range []bool{false, true} {
+					g := w.gate(bubbleManifest)
+					g.cfg.Seal, g.cfg.CheckEverySignature = nil, every
+					d, err := g.Decide(context.Background(), Target{Service: "api", Environment: "production", Commit: w.commit})
+					if err != nil {
+						t.Fatal(err)
 					}
-				}
-				want := Allow
-				for _, r := range tt.results {
-					if r == Deny {
-						want = Deny
+					checkInput(t, d.Input)
+					got := results(d)
+					for p, want := range tt.results {
+						if got[p] != want {
+							t.Errorf("every signature %v: %s = %q, want %q; reasons %+v", every, p, got[p], want, d.Reasons)
+						}
 					}
-				}
-				if d.Result != want || !d.RetryAt.IsZero() {
-					t.Errorf("Decide = %s, RetryAt %v, want %s and no retry", d.Result, d.RetryAt, want)
+					want := Allow
+					for _, r := range tt.results {
+						if r == Deny {
+							want = Deny
+						}
+					}
+					if d.Result != want || !d.RetryAt.IsZero() {
+						t.Errorf("every signature %v: Decide = %s, RetryAt %v, want %s and no retry", every, d.Result, d.RetryAt, want)
+					}
 				}
 			})
 		})

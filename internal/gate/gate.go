@@ -109,6 +109,12 @@ type Config struct {
 	// signer's public keys by key id) before any record is believed.
 	Evidence evidence.Store
 	Keys     map[string]crypto.PublicKey
+	// CheckEverySignature verifies every record's signature, as promote
+	// evidence verify does. By default the records a good checkpoint
+	// covers are verified through it (evidence.Verifier.TrustCheckpoints):
+	// its signature and its Merkle root over the stored bytes still catch
+	// any record changed, removed or added, at half the CPU.
+	CheckEverySignature bool
 	// EvidenceURL turns a store key (records/…, reports/…) into a link;
 	// nil leaves evidence links out.
 	EvidenceURL func(key string) string
