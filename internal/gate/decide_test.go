@@ -416,3 +416,23 @@ func TestPreviousFailedSince(t *testing.T) {
 		}
 	})
 }
+
+// TestOtherRepository checks that a target in another repository than the
+// GitHub client's reads nothing from GitHub, and says why.
+func TestOtherRepository(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, githubtest.Options{})
+		w.deploy("staging", "success")
+		d, err := w.gate(bubbleManifest).Decide(context.Background(), Target{Repository: "acme/other", Service: "api", Environment: "production", Commit: w.commit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var in Input
+		if err := json.Unmarshal(d.Input, &in); err != nil {
+			t.Fatal(err)
+		}
+		if in.GitHub.Error != "the gate's GitHub client reads acme/app, not acme/other: nothing was read" || len(in.Previous.Deployments) != 0 || d.Result != Deny {
+			t.Errorf("github error %q, %d deployments, result %s; want nothing read, and a deny", in.GitHub.Error, len(in.Previous.Deployments), d.Result)
+		}
+	})
+}

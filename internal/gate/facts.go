@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 
 	gh "github.com/google/go-github/v60/github"
 
@@ -25,6 +26,10 @@ func (g *Gate) githubFacts(ctx context.Context, t Target, in *Input) {
 		return
 	}
 	in.GitHub.Checked = true
+	if repo := c.Owner + "/" + c.Repo; t.Repository != "" && !strings.EqualFold(t.Repository, repo) {
+		in.GitHub.Error = fmt.Sprintf("the gate's GitHub client reads %s, not %s: nothing was read", repo, t.Repository)
+		return
+	}
 	var errs []error
 	if p := in.Previous; p != nil {
 		deps, _, err := c.GH.Repositories.ListDeployments(ctx, c.Owner, c.Repo, &gh.DeploymentsListOptions{
