@@ -47,33 +47,10 @@ func TestPullRequestBrokenMesh(t *testing.T) {
 	// source link from it instead of compiling everything twice at once.
 	prebuiltPromote(t)
 
-	repo := exampleRepo(t, nil)
-	base := revParse(t, repo, "HEAD")
-	gittest.Run(t, repo, "checkout", "-q", "-b", "ext-authz")
-	gittest.Write(t, repo, "services/service-b/mesh/ext-authz.yaml", brokenAuthz)
-	gittest.Run(t, repo, "add", ".")
-	gittest.Run(t, repo, "commit", "-q", "-m", "service-b: external authorization")
-	head := revParse(t, repo, "HEAD")
-
-	event, _ := json.Marshal(map[string]any{
-		"number": 7,
-		"pull_request": map[string]any{
-			"number": 7,
-			"base":   map[string]any{"ref": "main", "sha": base},
-			"head":   map[string]any{"ref": "ext-authz", "sha": head},
-		},
-	})
-	eventFile := filepath.Join(t.TempDir(), "event.json")
-	if err := os.WriteFile(eventFile, event, 0o644); err != nil {
-		t.Fatal(err)
-	}
 	sarifDir := t.TempDir()
-	r := runAct(t, repo, "pr-checks.yml", "pull_request", "-e", eventFile,
-		"-s", "GITHUB_TOKEN="+actionsToken,
-		// Build from source even where the action pins a release binary:
-		// act, offline, could not download it anyway.
-		"--env", "PROMOTE_INSTALL=source",
-		"--env", "STANDIN_SARIF_DIR="+sarifDir)
+	r := pullRequest(t, func(repo string) {
+		gittest.Write(t, repo, "services/service-b/mesh/ext-authz.yaml", brokenAuthz)
+	}, "--env", "PROMOTE_INSTALL=source", "--env", "STANDIN_SARIF_DIR="+sarifDir)
 	r.requireJobs(t, map[string]string{"manifest": "succeeded", "mesh": "failed"})
 
 	// The plan preview: service-b changed, service-c depends on it.
@@ -140,6 +117,68 @@ func TestPullRequestBrokenMesh(t *testing.T) {
 	}
 	if want := "istio.invalid services/service-b/mesh/ext-authz.yaml:11:11"; len(alerts) != 1 || alerts[0] != want {
 		t.Errorf("code scanning alerts = %q, want [%q]", alerts, want)
+	}
+}
+
+// pullRequest makes the example repository, a branch on it that change
+// edits, and runs pr-checks.yml under act for a pull request of that branch
+// into main, with flags added.
+func pullRequest(t *testing.T, change func(repo string), flags ...string) actResult {
+	t.Helper()
+	repo := exampleRepo(t, nil)
+	base := revParse(t, repo, "HEAD")
+	gittest.Run(t, repo, "checkout", "-q", "-b", "change")
+	change(repo)
+	gittest.Run(t, repo, "add", ".")
+	gittest.Run(t, repo, "commit", "-q", "-m", "the pull request's change")
+	head := revParse(t, repo, "HEAD")
+
+	event, _ := json.Marshal(map[string]any{
+		"number": 7,
+		"pull_request": map[string]any{
+			"number": 7,
+			"base":   map[string]any{"ref": "main", "sha": base},
+			"head":   map[string]any{"ref": "change", "sha": head},
+		},
+	})
+	eventFile := filepath.Join(t.TempDir(), "event.json")
+	if err := os.WriteFile(eventFile, event, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	flags = append([]string{"-e", eventFile, "-s", "GITHUB_TOKEN=" + actionsToken}, flags...)
+	return runAct(t, repo, "pr-checks.yml", "pull_request", flags...)
+}
+
+// TestPullRequestBrokenManifest runs pr-checks.yml for a pull request that
+// misspells a dependency in promotion.yaml: the manifest job fails with an
+// error annotation at the misspelling's line and column.
+func TestPullRequestBrokenManifest(t *testing.T) {
+	t.Parallel()
+	actBinary(t)
+	bin, hash := prebuiltPromote(t)
+	r := pullRequest(t, func(repo string) {
+		data, err := os.ReadFile(filepath.Join(repo, "promotion.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := replace(t, string(data), "depends_on: [service-a, service-b]", "depends_on: [service-a, servce-b]", 1)
+		gittest.Write(t, repo, "promotion.yaml", m)
+	}, "--env", "PROMOTE_BIN="+bin, "--env", "PROMOTE_SOURCE_HASH="+hash)
+	// The mesh check reads the manifest too (for the services' mesh
+	// directories and compliance modes), so it fails on the same error.
+	r.requireJobs(t, map[string]string{"manifest": "failed", "mesh": "failed"})
+	want := []annotation{{
+		level:   "error",
+		props:   map[string]string{"file": "promotion.yaml", "line": "48", "col": "29", "title": "Manifest error"},
+		message: `service "service-c" depends on unknown service "servce-b"; did you mean "service-b"?`,
+	}}
+	for _, job := range []string{"manifest", "mesh"} {
+		if got := r.annotations(job); fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s job: annotations %+v, want %+v", job, got, want)
+		}
+	}
+	if log := r.jobLog("manifest"); !strings.Contains(log, "Summary - ## Manifest errors") || !strings.Contains(log, "`promotion.yaml:48:29`") {
+		t.Errorf("manifest job: the job summary does not list the error:\n%s", log)
 	}
 }
 

@@ -336,7 +336,7 @@ func (p *promotion) verifyEvidence(t *testing.T) string {
 }
 
 // TestPromoteToProduction dispatches promote.yml for every service up to
-// production: the plan job shows the DAG, the promote job deploys the
+// production, first as a dry run, then for real: the plan job shows the DAG, the promote job deploys the
 // eight nodes through deploy.yml runs, production's two waiting on the
 // required reviewer's approval, and the evidence job verifies the chain in
 // the Object-Lock bucket.
@@ -345,7 +345,18 @@ func TestPromoteToProduction(t *testing.T) {
 	p := newPromotion(t)
 	sha := revParse(t, p.repo, "HEAD")
 
-	r := p.dispatch(t, map[string]string{"environment": "production", "services": "all", "since": "HEAD~1", "dry_run": "false"})
+	// A dry run first: it deploys nothing, records nothing, and so has no
+	// evidence to verify.
+	r := p.dispatch(t, map[string]string{"environment": "production", "services": "all", "since": "HEAD~1", "dry_run": "true"})
+	r.requireJobs(t, map[string]string{"plan": "succeeded", "promote": "succeeded"})
+	if log := r.jobLog("promote"); !strings.Contains(log, "Promoting 8 nodes in 4 waves") || !strings.Contains(log, "dry run: nothing is deployed") {
+		t.Errorf("the dry run's promote job did not show the 8 nodes it would deploy:\n%s", log)
+	}
+	if n := len(p.gh.Deployments()); n != 0 {
+		t.Fatalf("the dry run created %d Deployments", n)
+	}
+
+	r = p.dispatch(t, map[string]string{"environment": "production", "services": "all", "since": "HEAD~1", "dry_run": "false"})
 	r.requireJobs(t, map[string]string{"plan": "succeeded", "promote": "succeeded", "evidence": "succeeded"})
 
 	plan := r.jobLog("plan")
