@@ -101,7 +101,7 @@ func prebuiltPromote(t *testing.T) (bin, hash string) {
 		}
 		outputs := filepath.Join(prebuilt.dir, "outputs")
 		prepare := exec.Command("bash", filepath.Join(root, "actions", "setup", "install.sh"), "prepare")
-		prepare.Env = append(os.Environ(), "GITHUB_OUTPUT="+outputs)
+		prepare.Env = append(hostEnv(), "GITHUB_OUTPUT="+outputs)
 		if out, err := prepare.CombinedOutput(); err != nil {
 			prebuilt.err = fmt.Errorf("install.sh prepare: %v\n%s", err, out)
 			return
@@ -239,6 +239,25 @@ func localRepositories(t *testing.T) []string {
 	return flags
 }
 
+// hostEnv is this process's environment without what a GitHub Actions job
+// running the tests (CI) sets for itself: act's jobs, which inherit the
+// environment in host mode, must see only what act and the test give them.
+func hostEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		switch {
+		case name == "CI",
+			strings.HasPrefix(name, "GITHUB_"), strings.HasPrefix(name, "RUNNER_"),
+			strings.HasPrefix(name, "ACTIONS_"), strings.HasPrefix(name, "INPUT_"),
+			strings.HasPrefix(name, "PROMOTE_"):
+			continue
+		}
+		env = append(env, kv)
+	}
+	return env
+}
+
 // goCaches returns GOCACHE, GOMODCACHE and GOPATH as the go command sees
 // them now, as environment assignments.
 func goCaches(t *testing.T) []string {
@@ -286,7 +305,7 @@ func runAct(t *testing.T, repo, workflow, event string, flags ...string) actResu
 	// directory: a HOME of its own keeps a developer's out of the test. Go's
 	// caches stay where they are, named explicitly since their defaults
 	// depend on HOME: a job that builds promote reuses the compiled packages.
-	cmd.Env = append(os.Environ(), "HOME="+t.TempDir())
+	cmd.Env = append(hostEnv(), "HOME="+t.TempDir())
 	cmd.Env = append(cmd.Env, goCaches(t)...)
 	out, err := cmd.CombinedOutput()
 	r := actResult{log: string(out), err: err, jobs: map[string]string{}}

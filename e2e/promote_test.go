@@ -307,17 +307,12 @@ func lastStates(deps map[string][]string) map[string]string {
 }
 
 // verifyEvidence runs `promote evidence verify` on the bucket the run wrote
-// to, outside act, with the same binary, and returns its output.
+// to, outside act, with the same binary, and returns its output. Outside
+// Actions there is no OIDC token: Vault's root token reads the public keys,
+// through a copy of the manifest that says auth: token.
 func (p *promotion) verifyEvidence(t *testing.T) string {
 	t.Helper()
 	bin, _ := prebuiltPromote(t)
-	cmd := exec.Command(bin, "evidence", "verify", "--manifest", "promotion.yaml")
-	cmd.Dir = p.repo
-	cmd.Env = append(os.Environ(),
-		"AWS_ACCESS_KEY_ID="+storetest.AccessKey, "AWS_SECRET_ACCESS_KEY="+storetest.SecretKey,
-		"VAULT_TOKEN="+vaulttest.RootToken, "GITHUB_ACTIONS=")
-	// The manifest logs in with GitHub OIDC; outside Actions the root token
-	// reads the public keys.
 	manifest, err := os.ReadFile(filepath.Join(p.repo, "promotion.yaml"))
 	if err != nil {
 		t.Fatal(err)
@@ -327,7 +322,10 @@ func (p *promotion) verifyEvidence(t *testing.T) string {
 	if err := os.WriteFile(local, []byte(m), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd.Args[len(cmd.Args)-1] = local
+	cmd := exec.Command(bin, "evidence", "verify", "--manifest", local)
+	cmd.Env = append(hostEnv(),
+		"AWS_ACCESS_KEY_ID="+storetest.AccessKey, "AWS_SECRET_ACCESS_KEY="+storetest.SecretKey,
+		"VAULT_TOKEN="+vaulttest.RootToken)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("promote evidence verify: %v\n%s", err, out)
