@@ -70,11 +70,10 @@ func actBinary(t *testing.T) string {
 // prebuilt is promote built once for all tests, with the source hash the
 // setup action computes for this checkout.
 var prebuilt struct {
-	once       sync.Once
-	bin, hash  string
-	err        error
-	dir        string
-	buildTaken time.Duration
+	once      sync.Once
+	bin, hash string
+	err       error
+	dir       string
 }
 
 // prebuiltPromote builds promote once and returns its path and the source
@@ -86,7 +85,6 @@ func prebuiltPromote(t *testing.T) (bin, hash string) {
 	t.Helper()
 	root := moduleRoot(t)
 	prebuilt.once.Do(func() {
-		start := time.Now()
 		prebuilt.dir, prebuilt.err = os.MkdirTemp("", "promote-e2e-bin-")
 		if prebuilt.err != nil {
 			return
@@ -116,7 +114,6 @@ func prebuiltPromote(t *testing.T) (bin, hash string) {
 		} else {
 			prebuilt.err = fmt.Errorf("install.sh prepare printed no hash:\n%s", data)
 		}
-		prebuilt.buildTaken = time.Since(start)
 	})
 	if prebuilt.err != nil {
 		t.Fatal(prebuilt.err)

@@ -42,9 +42,6 @@ type promotion struct {
 
 	mu      sync.Mutex
 	failing map[string]bool // "service@github-environment" whose deploy run fails
-
-	approvals chan struct{} // stops the reviewer
-	approved  []string      // environments approved, in order
 }
 
 // newPromotion sets up the example repository for a real promotion: its
@@ -59,7 +56,7 @@ func newPromotion(t *testing.T) *promotion {
 	if gwBin == "" {
 		t.Skip("set VERSITYGW to a versitygw binary: the promotion scenarios keep their evidence in S3 with Object Lock; make e2e does")
 	}
-	p := &promotion{failing: map[string]bool{}, approvals: make(chan struct{})}
+	p := &promotion{failing: map[string]bool{}}
 
 	gw, err := storetest.Start(gwBin)
 	if err != nil {
@@ -145,21 +142,30 @@ evidence:
 			return githubtest.RunScript{Duration: 500 * time.Millisecond}
 		},
 	})
-	go p.review(t)
-	t.Cleanup(func() { close(p.approvals) })
+	// The reviewer stops before the server closes (cleanups run last in,
+	// first out), and never reports after the test ended.
+	stop, stopped := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(stopped)
+		p.review(t, stop)
+	}()
+	t.Cleanup(func() {
+		close(stop)
+		<-stopped
+	})
 	return p
 }
 
 // review is the production environments' required reviewer: it approves
 // each run waiting on it once, through the REST API with its own token, as
 // a person would on the run's page.
-func (p *promotion) review(t *testing.T) {
+func (p *promotion) review(t *testing.T, stop <-chan struct{}) {
 	done := map[int64]bool{}
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
 		select {
-		case <-p.approvals:
+		case <-stop:
 			return
 		case <-tick.C:
 		}
@@ -187,9 +193,6 @@ func (p *promotion) review(t *testing.T) {
 					t.Errorf("reviewer: %v", err)
 					return
 				}
-				p.mu.Lock()
-				p.approved = append(p.approved, d.Environment.Name)
-				p.mu.Unlock()
 				done[r.ID] = true
 			}
 		}
