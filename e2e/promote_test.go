@@ -18,6 +18,7 @@ import (
 
 	"github.com/hashicorp/vault/sdk/helper/keysutil"
 
+	"github.com/promote-dev/promote/internal/git/gittest"
 	"github.com/promote-dev/promote/internal/githubtest"
 	"github.com/promote-dev/promote/internal/sign/vaulttest"
 	"github.com/promote-dev/promote/internal/store/storetest"
@@ -501,5 +502,37 @@ func TestPromoteFailureThenRerun(t *testing.T) {
 	}
 	if out := p.verifyEvidence(t); !strings.Contains(out, "OK: every signature") {
 		t.Errorf("promote evidence verify after the rerun:\n%s", out)
+	}
+}
+
+// TestPromoteChangedToStaging dispatches promote.yml with services
+// "changed" after a commit that touches only service-c, up to staging: the
+// plan has service-c in dev and staging and nothing else (no service
+// depends on service-c), and nothing waits for a reviewer.
+func TestPromoteChangedToStaging(t *testing.T) {
+	t.Parallel()
+	p := newPromotion(t)
+	gittest.Write(t, p.repo, "services/service-c/CHANGELOG.md", "- faster start\n")
+	gittest.Run(t, p.repo, "add", ".")
+	gittest.Run(t, p.repo, "commit", "-q", "-m", "service-c: faster start")
+	sha := revParse(t, p.repo, "HEAD")
+	p.gh.SetRef("main", sha)
+
+	r := p.dispatch(t, map[string]string{"environment": "staging", "services": "changed", "since": "HEAD~1", "dry_run": "false"})
+	r.requireJobs(t, map[string]string{"plan": "succeeded", "promote": "succeeded", "evidence": "succeeded"})
+	if got := r.output(t, "plan", "services"); got != `["service-c"]` {
+		t.Errorf("planned services = %s, want only the changed service-c", got)
+	}
+	want := map[string]string{"service-c@dev": "success", "service-c@staging": "success"}
+	if got := lastStates(p.deployments(t, sha)); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("Deployments' latest states = %v, want %v", got, want)
+	}
+	for _, run := range p.gh.Runs() {
+		if len(run.Reviews) != 0 {
+			t.Errorf("run %q was reviewed, but staging has no reviewers", run.DisplayTitle)
+		}
+	}
+	if out := p.verifyEvidence(t); !strings.Contains(out, "2 records") {
+		t.Errorf("promote evidence verify after the run:\n%s", out)
 	}
 }
