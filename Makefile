@@ -9,6 +9,7 @@ ACTIONLINT_VERSION := v1.7.12
 STATICCHECK_VERSION := v0.8.2
 VERSITYGW_VERSION := v1.8.0
 COSIGN_VERSION := v2.6.1
+ACT_VERSION := v0.2.89
 # istioctl, built from the same Istio commit Promote validates with; only the
 # mesh benchmarks use it, to compare (about 10 minutes to build).
 ISTIO_VERSION = $(shell $(GO) list -m -f '{{.Version}}' istio.io/istio 2>/dev/null)
@@ -19,7 +20,7 @@ SARIF_SCHEMA_SHA256 := 748e2c3d1a842e7bb258416685c7ea3a0da40005b72267b2052c2856d
 FUZZTIME ?= 20s
 BENCHTIME ?= 20x
 
-.PHONY: all build test unit fuzz fuzz-build lint bench bench-mesh mutants demo tools clean
+.PHONY: all build test unit e2e fuzz fuzz-build lint bench bench-mesh mutants demo tools clean
 
 all: build
 
@@ -34,7 +35,7 @@ build:
 TOOL_FLAGS := -ldflags='-s -w'
 QUICK_TOOL_FLAGS := $(TOOL_FLAGS) -gcflags='all=-N -l' -gcflags='std='
 
-tools: $(TOOLS)/actionlint $(TOOLS)/staticcheck $(TOOLS)/versitygw $(TOOLS)/cosign $(TOOLS)/sarif-schema-2.1.0.json
+tools: $(TOOLS)/actionlint $(TOOLS)/staticcheck $(TOOLS)/versitygw $(TOOLS)/cosign $(TOOLS)/act $(TOOLS)/sarif-schema-2.1.0.json
 
 $(TOOLS)/actionlint:
 	GOBIN=$(TOOLS) $(GO) install $(TOOL_FLAGS) github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
@@ -50,6 +51,10 @@ $(TOOLS)/versitygw:
 # cosign: a verifier Promote did not write, which must accept its evidence.
 $(TOOLS)/cosign:
 	GOBIN=$(TOOLS) $(GO) install $(QUICK_TOOL_FLAGS) github.com/sigstore/cosign/v2/cmd/cosign@$(COSIGN_VERSION)
+
+# act: runs the example workflows end to end in host mode (make e2e).
+$(TOOLS)/act:
+	GOBIN=$(TOOLS) $(GO) install $(TOOL_FLAGS) github.com/nektos/act@$(ACT_VERSION)
 
 $(TOOLS)/sarif-schema-2.1.0.json:
 	mkdir -p $(TOOLS) && tmp=$$(mktemp -d) && trap 'rm -rf "$$tmp"' EXIT && \
@@ -68,7 +73,7 @@ $(TOOLS)/sarif-schema-2.1.0.json:
 test:
 	@s=$$SECONDS; $(MAKE) --no-print-directory -j3 --output-sync=target lint tools; echo "make test: lint and tools in $$((SECONDS - s)) s"
 	@s=$$SECONDS; $(MAKE) --no-print-directory -j2 --output-sync=target unit fuzz-build; echo "make test: unit tests in $$((SECONDS - s)) s"
-	@s=$$SECONDS; $(MAKE) --no-print-directory fuzz; echo "make test: fuzzing in $$((SECONDS - s)) s"
+	@s=$$SECONDS; $(MAKE) --no-print-directory -j2 --output-sync=target fuzz e2e; echo "make test: fuzzing and end-to-end tests in $$((SECONDS - s)) s"
 
 # The tests run with the race detector. GOFLAGS carries it, with -trimpath,
 # to every go command the tests start too: the setup action's test builds
@@ -77,6 +82,15 @@ test:
 unit: tools
 	VERSITYGW=$(TOOLS)/versitygw COSIGN=$(TOOLS)/cosign SARIF_SCHEMA=$(TOOLS)/sarif-schema-2.1.0.json \
 	  GOFLAGS='$(RACE_GOFLAGS)' $(GO) test -race -shuffle=on -count=1 ./...
+
+# The example workflows run end to end under act (e2e/, docs/workflows.md).
+# They mostly wait on simulated deploys and approvals, so they run beside
+# the fuzzers, whose time is fixed by -fuzztime. GOFLAGS carries the unit
+# tests' -race -trimpath to the promote they build, so its packages come
+# from the unit tests' compilation.
+e2e: $(TOOLS)/act $(TOOLS)/versitygw
+	ACT=$(TOOLS)/act VERSITYGW=$(TOOLS)/versitygw \
+	  GOFLAGS='$(RACE_GOFLAGS)' $(GO) test -race -count=1 -timeout 15m ./e2e
 
 # The fuzzers' instrumented packages, compiled beside the unit tests (whose
 # last minutes leave a core idle) at a lower priority, so that the fuzzing
