@@ -227,7 +227,7 @@ func TestMeshCheckEvidence(t *testing.T) {
 		if err := json.Unmarshal(env.Payload, &st); err != nil {
 			t.Fatal(err)
 		}
-		if st.PredicateType != "https://promote.dev/evidence/mesh-check/v1" || st.Predicate.MeshReport != digest {
+		if st.PredicateType != "https://promote.dev/evidence/mesh-check/v2" || st.Predicate.MeshReport != digest {
 			t.Errorf("record %d: predicate type %s, report %s; want mesh-check and %s", seq, st.PredicateType, st.Predicate.MeshReport, digest)
 		}
 		outcomes[st.Predicate.Node] = st.Predicate.Outcome
