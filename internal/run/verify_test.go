@@ -139,3 +139,52 @@ func TestRollbackHook(t *testing.T) {
 		}
 	})
 }
+
+// TestRecordsOfARollback checks that a rolled-back node leaves two
+// promotion records: its failure, with its checks, at the plan's commit,
+// and the rollback's at the commit it returned to, naming the failed one.
+func TestRecordsOfARollback(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := clock.Real{}
+		p := testPlan(t, diamond, dag.Selection{To: "dev"})
+		p.Commit = strings.Repeat("c", 40)
+		back := strings.Repeat("b", 40)
+		checks := []evidence.Verification{{Name: "errors", Type: "prometheus", Outcome: "failed", Attempts: 3, LastValue: "0.2"}}
+		f := newFake(c, map[string]script{"c@dev": {fail: true}})
+		rollback := func(ctx context.Context, n *plan.Node, cause error, report func(Update)) *Rollback {
+			report(Update{Verification: checks})
+			start := c.Now()
+			_ = c.Sleep(ctx, time.Minute)
+			return &Rollback{ToCommit: back, Result: RollbackSucceeded, Reason: cause.Error(), DeploymentID: 77, StartedAt: start, FinishedAt: c.Now(),
+				Verification: []evidence.Verification{{Name: "errors", Type: "prometheus", Outcome: "passed", Attempts: 1}}}
+		}
+		st := runPlan(t, p, f, Options{Clock: c, Rollback: rollback})
+		records, err := Records(p, st, Origin{Actor: "octocat"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var failed, rolled []evidence.Record
+		for _, r := range records {
+			if r.Node != "c@dev" {
+				continue
+			}
+			if r.Rollback != nil {
+				rolled = append(rolled, r)
+			} else {
+				failed = append(failed, r)
+			}
+		}
+		if len(failed) != 1 || failed[0].Outcome != "failed" || failed[0].Commit != p.Commit || len(failed[0].Verification) != 1 {
+			t.Fatalf("failed records = %+v, want one at the plan's commit with its checks", failed)
+		}
+		if len(rolled) != 1 {
+			t.Fatalf("rollback records = %+v, want one", rolled)
+		}
+		rb := rolled[0]
+		want := evidence.Rollback{FromCommit: p.Commit, Reason: "deploy workflow failed"}
+		if rb.Commit != back || rb.Outcome != "succeeded" || rb.DeploymentID != 77 || *rb.Rollback != want || rb.FinishedAt.Sub(rb.StartedAt) != time.Minute || rb.Verification[0].Outcome != "passed" {
+			t.Errorf("rollback record = %+v (rollback %+v), want commit %s succeeded, deployment 77, from %s, a minute long, its own checks", rb, rb.Rollback, back, p.Commit)
+		}
+	})
+}
