@@ -64,6 +64,11 @@ type GitHub struct {
 	RunLookup time.Duration
 	Clock     clock.Clock
 	Poll      github.Backoff
+	// Verify, when set, runs after the deploy run succeeded and before the
+	// Deployment is marked success: the node's post-deploy checks. While
+	// it runs the Deployment stays in_progress; its error marks the
+	// Deployment failure and fails the node.
+	Verify func(ctx context.Context, n *plan.Node, report func(run.Update)) error
 
 	initOnce sync.Once
 	// resumeMu guards resumed, which is closed once earlier is loaded. Not
@@ -707,7 +712,7 @@ func (g *GitHub) follow(ctx context.Context, n *plan.Node, st *tracker, runID in
 					return err
 				}
 				if state == "completed" {
-					return g.conclude(ctx, st, r, runLink)
+					return g.conclude(ctx, n, st, r, runLink, send)
 				}
 				if state == "in_progress" && prev == "waiting" {
 					// After an approval wait the deploy itself starts now.
@@ -764,10 +769,16 @@ func (g *GitHub) observe(ctx context.Context, n *plan.Node, st *tracker, r *gh.W
 	return nil
 }
 
-// conclude sets the Deployment's final status from the run's conclusion.
-func (g *GitHub) conclude(ctx context.Context, st *tracker, r *gh.WorkflowRun, runLink string) error {
+// conclude sets the Deployment's final status from the run's conclusion,
+// and its verification's.
+func (g *GitHub) conclude(ctx context.Context, n *plan.Node, st *tracker, r *gh.WorkflowRun, runLink string, send func(run.Update)) error {
 	switch c := r.GetConclusion(); c {
 	case "success":
+		if g.Verify != nil {
+			if err := g.Verify(ctx, n, send); err != nil {
+				return st.failWith(ctx, "failure", err, runLink)
+			}
+		}
 		// The deploy happened even if this record cannot be written; the
 		// next run's resume check then sees no success and deploys again,
 		// which is safe, so this is not a failed promotion.
