@@ -11,6 +11,7 @@ import (
 
 	"github.com/promote-dev/promote/internal/actions"
 	"github.com/promote-dev/promote/internal/run"
+	"github.com/promote-dev/promote/internal/verify"
 )
 
 // progress shows a run to people. On a terminal it prints each node's
@@ -241,5 +242,6 @@ func summaryMarkdown(st *run.Status) string {
 		fmt.Fprintf(&b, "| `%s` | %s %s | %s | %s | %d | %s | %s | %s |\n", n.ID, icon[n.State], state,
 			seconds(n.DeploySeconds), seconds(n.ApprovalWaitSeconds), n.Attempts, dep, runLink, note)
 	}
+	b.WriteString(verify.Markdown(st))
 	return b.String()
 }

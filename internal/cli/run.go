@@ -99,7 +99,7 @@ func runRun(ctx context.Context, c *Command, rt *actions.Runtime, args []string)
 		}
 	}
 	prog := newProgress(c.Stdout, rt, time.Now)
-	ex, err := c.executor(ctx, rt, o, p, prog, earlier)
+	ex, soak, err := c.executor(ctx, rt, o, p, prog, earlier)
 	if err != nil {
 		return err
 	}
@@ -133,6 +133,7 @@ func runRun(ctx context.Context, c *Command, rt *actions.Runtime, args []string)
 		Timeout:     o.timeout,
 		FailFast:    o.failFast,
 		Force:       o.force,
+		Soak:        soak,
 		OnChange: func(st *run.Status) {
 			prog.update(st)
 			writer.Update(st)
@@ -203,8 +204,10 @@ func (c *Command) runPlan(ctx context.Context, rt *actions.Runtime, o runOptions
 }
 
 // executor builds what deploys each node: the command executor for command
-// services, GitHub for workflow services, or a dry run for all.
-func (c *Command) executor(ctx context.Context, rt *actions.Runtime, o runOptions, p *plan.Plan, prog *progress, earlier *run.Earlier) (run.Executor, error) {
+// services, GitHub for workflow services, or a dry run for all; each
+// verifies its nodes after a deploy. It also returns the soak watch, nil
+// when nothing is verified.
+func (c *Command) executor(ctx context.Context, rt *actions.Runtime, o runOptions, p *plan.Plan, prog *progress, earlier *run.Earlier) (run.Executor, soakWatch, error) {
 	dispatchRef := o.dispatchRef
 	if dispatchRef == "" {
 		dispatchRef = c.Getenv("GITHUB_REF_NAME")
@@ -216,7 +219,11 @@ func (c *Command) executor(ctx context.Context, rt *actions.Runtime, o runOption
 		if dispatchRef == "" {
 			dispatchRef = "the default branch"
 		}
-		return deploy.DryRun{Ref: p.Commit, DispatchRef: dispatchRef, Logger: prog}, nil
+		return deploy.DryRun{Ref: p.Commit, DispatchRef: dispatchRef, Logger: prog}, nil, nil
+	}
+	v, err := c.verifier(rt, o, p, dispatchRef, prog)
+	if err != nil {
+		return nil, nil, err
 	}
 	cmd := &deploy.Command{Dir: filepath.Dir(o.manifest), Ref: p.Commit, Logger: prog}
 	if earlier != nil {
@@ -229,12 +236,12 @@ func (c *Command) executor(ctx context.Context, rt *actions.Runtime, o runOption
 		}
 		gh, err := c.githubExecutor(ctx, rt, o, p, dispatchRef, prog)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ex.Workflow = gh
-		break
+		return ex, attach(v, cmd, gh), nil
 	}
-	return ex, nil
+	return ex, attach(v, cmd, nil), nil
 }
 
 // publishRun writes a run's outputs and job summary in GitHub Actions.
