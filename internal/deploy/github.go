@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -69,6 +70,10 @@ type GitHub struct {
 	// it runs the Deployment stays in_progress; its error marks the
 	// Deployment failure and fails the node.
 	Verify func(ctx context.Context, n *plan.Node, report func(run.Update)) error
+	// Rollback, when set, makes every Deployment a rollback to Commit: it
+	// is the Deployments' description (why), and a successful earlier
+	// Deployment of Commit does not make this one unneeded.
+	Rollback string
 
 	initOnce sync.Once
 	// resumeMu guards resumed, which is closed once earlier is loaded. Not
@@ -349,12 +354,12 @@ func (g *GitHub) createDeployment(ctx context.Context, n *plan.Node, attempt, lo
 		AutoMerge:             gh.Bool(false),
 		RequiredContexts:      &[]string{},
 		Environment:           gh.String(n.GitHubEnvironment),
-		Description:           gh.String(truncate("promote " + n.ID)),
+		Description:           gh.String(truncate(cmp.Or(g.Rollback, "promote "+n.ID))),
 		ProductionEnvironment: gh.Bool(n.Protected),
 		TransientEnvironment:  gh.Bool(false),
 		Payload: map[string]any{"promote": map[string]any{
 			"node": n.ID, "service": n.Service, "environment": n.Environment,
-			"run_url": g.RunURL, "attempt": attempt, "nonce": nonce,
+			"run_url": g.RunURL, "attempt": attempt, "nonce": nonce, "rollback": g.Rollback != "",
 		}},
 	}
 	for try := 0; ; try++ {
@@ -452,8 +457,12 @@ func (g *GitHub) lock(ctx context.Context, n *plan.Node, id int64, waiting func(
 		if holder == nil {
 			// Another run may have deployed this commit since this run
 			// started (its resume check is older): then there is nothing
-			// left to do.
+			// left to do. A rollback returns to a commit that was
+			// deployed before, on purpose.
 			for _, d := range ds {
+				if g.Rollback != "" {
+					break
+				}
 				if d.GetID() == id || d.GetSHA() != g.Commit {
 					continue
 				}
