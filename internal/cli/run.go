@@ -103,6 +103,10 @@ func runRun(ctx context.Context, c *Command, rt *actions.Runtime, args []string)
 	if err != nil {
 		return err
 	}
+	rollback, err := c.rollbackHook(rt, o, p, ex, l)
+	if err != nil {
+		return err
+	}
 	fmt.Fprintf(c.Stdout, "Promoting %s (%s)\n", p.Summary(), mode(o.dryRun))
 
 	writer := run.NewStatusFile(o.statusFile)
@@ -134,6 +138,7 @@ func runRun(ctx context.Context, c *Command, rt *actions.Runtime, args []string)
 		FailFast:    o.failFast,
 		Force:       o.force,
 		Soak:        soak,
+		Rollback:    rollback,
 		OnChange: func(st *run.Status) {
 			prog.update(st)
 			writer.Update(st)

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -83,5 +84,109 @@ services:
 		if got[id] != w {
 			t.Errorf("%s = %q, want %q", id, got[id], w)
 		}
+	}
+}
+
+// TestRollback promotes a command service three times with local evidence:
+// a good commit, a bad one that fails and is rolled back automatically to
+// the good one, a third good one; then rolls the third back by hand.
+func TestRollback(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	manifest := filepath.Join(dir, "promotion.yaml")
+	yaml := `version: 1
+defaults: {retries: 0, deploy: {command: 'echo "$PROMOTE_REF" >> deployed.txt; ! grep -qx "$PROMOTE_REF" bad.txt'}}
+environments: [{name: dev}]
+services:
+  api:
+    paths: ["api/**"]
+    rollback: {environments: [dev]}
+evidence: {store: file://evidence}
+`
+	good, bad, third := strings.Repeat("1", 40), strings.Repeat("2", 40), strings.Repeat("3", 40)
+	for name, content := range map[string]string{"promotion.yaml": yaml, "bad.txt": bad + "\n"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	promoteAt := func(commit string, args ...string) result {
+		env := map[string]string{"PATH": os.Getenv("PATH"), "PROMOTE_COMMIT": commit, "USER": "alice"}
+		return promote(t, func(k string) string { return env[k] }, args...)
+	}
+	runArgs := []string{"run", "--manifest", manifest, "--heartbeat", "0", "--status-file", filepath.Join(dir, "status.json")}
+	if r := promoteAt(good, runArgs...); r.code != ExitOK {
+		t.Fatalf("good: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r := promoteAt(bad, runArgs...)
+	if r.code != ExitFindings {
+		t.Fatalf("bad: exit %d, want %d\n%s\n%s", r.code, ExitFindings, r.stdout, r.stderr)
+	}
+	data, err := os.ReadFile(filepath.Join(dir, "status.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st run.Status
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatal(err)
+	}
+	if rb := st.Nodes[0].Rollback; rb == nil || rb.Result != run.RollbackSucceeded || rb.ToCommit != good {
+		t.Fatalf("bad: rollback = %+v, want succeeded to the good commit\n%s", rb, r.stdout)
+	}
+	// Nothing else succeeded but the commit there now: no target.
+	r = promoteAt(good, "rollback", "api", "--environment", "dev", "--manifest", manifest)
+	if r.code != ExitFindings || !strings.Contains(r.stderr, "no earlier promotion of api to dev succeeded") {
+		t.Errorf("rollback with no target: exit %d, want %d with why\n%s\n%s", r.code, ExitFindings, r.stdout, r.stderr)
+	}
+	if r := promoteAt(third, runArgs...); r.code != ExitOK {
+		t.Fatalf("third: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = promoteAt(third, "rollback", "api", "--environment", "dev", "--manifest", manifest, "--reason", "paged: checkout errors")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "api@dev succeeded: rolled back to "+good[:12]) {
+		t.Fatalf("manual rollback: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	deployed, err := os.ReadFile(filepath.Join(dir, "deployed.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := strings.Fields(string(deployed)), []string{good, bad, good, third, good}; strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("deployed %v, want good, bad, good (rollback), third, good (by hand)", got)
+	}
+	r = promoteAt(third, "evidence", "verify", "--manifest", manifest)
+	if r.code != ExitOK {
+		t.Errorf("evidence verify: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	var rollbacks []string
+	for seq := 1; ; seq++ {
+		data, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("evidence/records/%020d.dsse.json", seq)))
+		if err != nil {
+			break
+		}
+		var env struct{ Payload []byte }
+		if err := json.Unmarshal(data, &env); err != nil {
+			t.Fatal(err)
+		}
+		var stmt struct {
+			Predicate struct {
+				Outcome  string
+				Rollback *struct {
+					FromCommit string `json:"from_commit"`
+					Reason     string
+					Manual     bool
+				}
+			}
+		}
+		if err := json.Unmarshal(env.Payload, &stmt); err != nil {
+			t.Fatal(err)
+		}
+		if rb := stmt.Predicate.Rollback; rb != nil {
+			rollbacks = append(rollbacks, fmt.Sprintf("%s from %.4s manual=%v: %s", stmt.Predicate.Outcome, rb.FromCommit, rb.Manual, rb.Reason))
+		}
+	}
+	want := []string{
+		`succeeded from 2222 manual=false: "echo \"$PROMOTE_REF\" >> deployed.txt; ! grep -qx \"$PROMOTE_REF\" bad.txt" exited with status 1`,
+		"succeeded from 3333 manual=true: paged: checkout errors",
+	}
+	if strings.Join(rollbacks, "\n") != strings.Join(want, "\n") {
+		t.Errorf("rollback records:\n%s\nwant:\n%s", strings.Join(rollbacks, "\n"), strings.Join(want, "\n"))
 	}
 }

@@ -102,7 +102,7 @@ func Records(p *plan.Plan, st *Status, o Origin) ([]evidence.Record, error) {
 			records[len(records)-1].Approvers = gate.Approvers
 			records = append(records, gate)
 		}
-		if rb, ok := rollbackRecord(r, n.Rollback); ok {
+		if rb, ok := RollbackRecord(r, n.Rollback); ok {
 			records = append(records, rb)
 		}
 	}

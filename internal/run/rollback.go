@@ -7,10 +7,10 @@ import (
 	"github.com/promote-dev/promote/internal/evidence"
 )
 
-// rollbackRecord is the promotion record of a failed node's rollback, when
+// RollbackRecord is the promotion record of a failed node's rollback, when
 // one deployed: its commit is the one it returned to, and its rollback
 // field names the commit that failed and why.
-func rollbackRecord(failed evidence.Record, rb *Rollback) (evidence.Record, bool) {
+func RollbackRecord(failed evidence.Record, rb *Rollback) (evidence.Record, bool) {
 	if rb == nil || rb.Result == RollbackNotPossible || rb.ToCommit == "" {
 		return evidence.Record{}, false
 	}
