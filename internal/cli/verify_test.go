@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/promote-dev/promote/internal/run"
@@ -31,8 +32,6 @@ func TestRunVerifies(t *testing.T) {
 		_, _ = w.Write([]byte("ok"))
 	}))
 	t.Cleanup(srv.Close)
-	dir := t.TempDir()
-	manifest := filepath.Join(dir, "promotion.yaml")
 	yaml := `version: 1
 defaults:
   deploy: {command: "true"}
@@ -47,9 +46,8 @@ services:
   api: {paths: ["api/**"]}
   web: {paths: ["web/**"]}
 `
-	if err := os.WriteFile(manifest, []byte(yaml), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	manifest := manifestFile(t, yaml)
+	dir := filepath.Dir(manifest)
 	status := filepath.Join(dir, "status.json")
 	env := map[string]string{"PATH": os.Getenv("PATH"), "PROMOTE_COMMIT": "0123456789abcdef0123456789abcdef01234567", "HEALTH_TOKEN": "t0ken"}
 	r := promote(t, func(k string) string { return env[k] }, "run", "--manifest", manifest, "--status-file", status, "--heartbeat", "0")
@@ -59,14 +57,7 @@ services:
 	if !strings.Contains(r.stdout, `verification of web@dev failed: http check "health": 2 of 2 attempts failed`) || strings.Contains(r.stdout+r.stderr, "t0ken") {
 		t.Errorf("stdout does not name the failed check, or shows the token:\n%s", r.stdout)
 	}
-	data, err := os.ReadFile(status)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st run.Status
-	if err := json.Unmarshal(data, &st); err != nil {
-		t.Fatal(err)
-	}
+	st := readStatus(t, status)
 	got := map[string]string{}
 	for _, n := range st.Nodes {
 		got[n.ID] = string(n.State)
@@ -92,8 +83,6 @@ services:
 // the good one, a third good one; then rolls the third back by hand.
 func TestRollback(t *testing.T) {
 	t.Parallel()
-	dir := t.TempDir()
-	manifest := filepath.Join(dir, "promotion.yaml")
 	yaml := `version: 1
 defaults: {retries: 0, deploy: {command: 'echo "$PROMOTE_REF" >> deployed.txt; ! grep -qx "$PROMOTE_REF" bad.txt'}}
 environments: [{name: dev}]
@@ -104,10 +93,10 @@ services:
 evidence: {store: file://evidence}
 `
 	good, bad, third := strings.Repeat("1", 40), strings.Repeat("2", 40), strings.Repeat("3", 40)
-	for name, content := range map[string]string{"promotion.yaml": yaml, "bad.txt": bad + "\n"} {
-		if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	manifest := manifestFile(t, yaml)
+	dir := filepath.Dir(manifest)
+	if err := os.WriteFile(filepath.Join(dir, "bad.txt"), []byte(bad+"\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	promoteAt := func(commit string, args ...string) result {
 		env := map[string]string{"PATH": os.Getenv("PATH"), "PROMOTE_COMMIT": commit, "USER": "alice"}
@@ -121,14 +110,7 @@ evidence: {store: file://evidence}
 	if r.code != ExitFindings {
 		t.Fatalf("bad: exit %d, want %d\n%s\n%s", r.code, ExitFindings, r.stdout, r.stderr)
 	}
-	data, err := os.ReadFile(filepath.Join(dir, "status.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var st run.Status
-	if err := json.Unmarshal(data, &st); err != nil {
-		t.Fatal(err)
-	}
+	st := readStatus(t, filepath.Join(dir, "status.json"))
 	if rb := st.Nodes[0].Rollback; rb == nil || rb.Result != run.RollbackSucceeded || rb.ToCommit != good {
 		t.Fatalf("bad: rollback = %+v, want succeeded to the good commit\n%s", rb, r.stdout)
 	}
@@ -189,4 +171,84 @@ evidence: {store: file://evidence}
 	if strings.Join(rollbacks, "\n") != strings.Join(want, "\n") {
 		t.Errorf("rollback records:\n%s\nwant:\n%s", strings.Join(rollbacks, "\n"), strings.Join(want, "\n"))
 	}
+}
+
+// TestRunSoakWatch promotes a service whose health turns bad after its
+// deploy to dev passed verification: the soak's watch sees it, and staging
+// is skipped, saying why. Real time, short soak; outcomes only.
+func TestRunSoakWatch(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	requests := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		n := requests
+		mu.Unlock()
+		if n > 1 { // healthy for the post-deploy check only
+			http.Error(w, "overloaded", http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ok"))
+	}))
+	t.Cleanup(srv.Close)
+	yaml := `version: 1
+defaults:
+  deploy: {command: "true"}
+  verify:
+    interval: 50ms
+    failures: 2
+    checks: [{name: health, http: {url: "` + srv.URL + `/{service}"}}]
+environments: [{name: dev}, {name: staging, gate: {soak: 2s}}]
+services:
+  api: {paths: ["api/**"]}
+`
+	manifest := manifestFile(t, yaml)
+	dir := filepath.Dir(manifest)
+	status := filepath.Join(dir, "status.json")
+	env := map[string]string{"PATH": os.Getenv("PATH"), "PROMOTE_COMMIT": strings.Repeat("4", 40)}
+	r := promote(t, func(k string) string { return env[k] }, "run", "--manifest", manifest, "--status-file", status, "--heartbeat", "0")
+	if r.code != ExitFindings {
+		t.Fatalf("exit %d, want %d\n%s\n%s", r.code, ExitFindings, r.stdout, r.stderr)
+	}
+	st := readStatus(t, status)
+	for _, n := range st.Nodes {
+		switch n.ID {
+		case "api@dev":
+			if n.State != run.Succeeded {
+				t.Errorf("api@dev = %s (%s), want succeeded: it was healthy after its deploy", n.State, n.Message)
+			}
+		case "api@staging":
+			if n.State != run.Skipped || !strings.Contains(n.Message, `api@dev did not stay healthy during the soak: verification of api@dev failed: http check "soak/health"`) {
+				t.Errorf("api@staging = %s (%s), want skipped by the soak's watch", n.State, n.Message)
+			}
+			if len(n.Verification) != 1 || n.Verification[0].Name != "soak/health" || n.Verification[0].LastValue != "HTTP 503" {
+				t.Errorf("api@staging verification = %+v, want the failed soak/health", n.Verification)
+			}
+		}
+	}
+}
+
+// readStatus reads a status file.
+func readStatus(t *testing.T, path string) run.Status {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st run.Status
+	if err := json.Unmarshal(data, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// manifestFile writes a manifest into a new directory and returns its path.
+func manifestFile(t *testing.T, yaml string) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "promotion.yaml")
+	if err := os.WriteFile(path, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
