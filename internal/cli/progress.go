@@ -95,6 +95,8 @@ func (p *progress) transition(n run.NodeStatus) {
 			line = fmt.Sprintf("… %s queued", n.ID)
 		case run.PhaseDeploying:
 			line = fmt.Sprintf("⚙ %s deploying", n.ID)
+		case run.PhaseVerifying:
+			line = fmt.Sprintf("🔎 %s deployed; %s", n.ID, cmp.Or(n.Message, "verifying"))
 		default:
 			return
 		}
@@ -106,6 +108,9 @@ func (p *progress) transition(n run.NodeStatus) {
 		}
 	case run.Failed:
 		line = fmt.Sprintf("✖ %s failed: %s", n.ID, n.Message)
+		if rb := n.Rollback; rb != nil {
+			line += fmt.Sprintf("\n↩ %s rollback %s: %s", n.ID, rb.Result, rb.Message)
+		}
 	case run.Skipped:
 		line = fmt.Sprintf("⊘ %s skipped: %s", n.ID, n.Message)
 	case run.Cancelled:

@@ -54,7 +54,7 @@ services:
 	if r.code != ExitFindings {
 		t.Fatalf("exit %d, want %d\n%s\n%s", r.code, ExitFindings, r.stdout, r.stderr)
 	}
-	if !strings.Contains(r.stdout, `verification of web@dev failed: http check "health": 2 of 2 attempts failed`) || strings.Contains(r.stdout+r.stderr, "t0ken") {
+	if !strings.Contains(r.stdout, "🔎 web@dev deployed; verifying: http check \"health\" (1 of 1)") || !strings.Contains(r.stdout, `✖ web@dev failed: verification of web@dev failed: http check "health": 2 of 2 attempts failed`) || strings.Contains(r.stdout+r.stderr, "t0ken") {
 		t.Errorf("stdout does not name the failed check, or shows the token:\n%s", r.stdout)
 	}
 	st := readStatus(t, status)
@@ -111,6 +111,9 @@ evidence: {store: file://evidence}
 		t.Fatalf("bad: exit %d, want %d\n%s\n%s", r.code, ExitFindings, r.stdout, r.stderr)
 	}
 	st := readStatus(t, filepath.Join(dir, "status.json"))
+	if !strings.Contains(r.stdout, "↩ api@dev rollback succeeded: rolled back to "+good[:12]) {
+		t.Errorf("bad: stdout does not report the rollback:\n%s", r.stdout)
+	}
 	if rb := st.Nodes[0].Rollback; rb == nil || rb.Result != run.RollbackSucceeded || rb.ToCommit != good {
 		t.Fatalf("bad: rollback = %+v, want succeeded to the good commit\n%s", rb, r.stdout)
 	}
