@@ -106,17 +106,11 @@ func runRollback(ctx context.Context, c *Command, rt *actions.Runtime, args []st
 	if err != nil {
 		return err
 	}
-	attach(v, cmd, gh)
 	ch := &rollback.Chooser{Entries: entries, Dir: filepath.Dir(o.manifest)}
 	if gh != nil {
 		ch.Deployments = gh
 	}
-	man := &rollback.Manual{Chooser: ch, Deploy: func(commit, why string) run.Executor {
-		if v != nil {
-			v.Commit = commit
-		}
-		return deployer(cmd, gh)(commit, why)
-	}, Now: time.Now}
+	man := &rollback.Manual{Chooser: ch, Deploy: deployer(cmd, gh, v), Now: time.Now}
 	var irreversible []manifest.Irreversible
 	if svc.Rollback != nil {
 		irreversible = svc.Rollback.Irreversible

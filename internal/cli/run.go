@@ -19,6 +19,7 @@ import (
 	"github.com/promote-dev/promote/internal/github"
 	"github.com/promote-dev/promote/internal/plan"
 	"github.com/promote-dev/promote/internal/run"
+	"github.com/promote-dev/promote/internal/verify"
 )
 
 type runOptions struct {
@@ -99,11 +100,15 @@ func runRun(ctx context.Context, c *Command, rt *actions.Runtime, args []string)
 		}
 	}
 	prog := newProgress(c.Stdout, rt, time.Now)
-	ex, soak, err := c.executor(ctx, rt, o, p, prog, earlier)
+	ex, v, err := c.executor(ctx, rt, o, p, prog, earlier)
 	if err != nil {
 		return err
 	}
-	rollback, err := c.rollbackHook(rt, o, p, ex, l)
+	var soak soakWatch
+	if v != nil {
+		soak = v.Soak
+	}
+	rollback, err := c.rollbackHook(rt, o, p, ex, v, l)
 	if err != nil {
 		return err
 	}
@@ -210,9 +215,9 @@ func (c *Command) runPlan(ctx context.Context, rt *actions.Runtime, o runOptions
 
 // executor builds what deploys each node: the command executor for command
 // services, GitHub for workflow services, or a dry run for all; each
-// verifies its nodes after a deploy. It also returns the soak watch, nil
+// verifies its nodes after a deploy. It also returns the verifier, nil
 // when nothing is verified.
-func (c *Command) executor(ctx context.Context, rt *actions.Runtime, o runOptions, p *plan.Plan, prog *progress, earlier *run.Earlier) (run.Executor, soakWatch, error) {
+func (c *Command) executor(ctx context.Context, rt *actions.Runtime, o runOptions, p *plan.Plan, prog *progress, earlier *run.Earlier) (run.Executor, *verify.Verifier, error) {
 	dispatchRef := o.dispatchRef
 	if dispatchRef == "" {
 		dispatchRef = c.Getenv("GITHUB_REF_NAME")
@@ -244,9 +249,11 @@ func (c *Command) executor(ctx context.Context, rt *actions.Runtime, o runOption
 			return nil, nil, err
 		}
 		ex.Workflow = gh
-		return ex, attach(v, cmd, gh), nil
+		attach(v, cmd, gh)
+		return ex, v, nil
 	}
-	return ex, attach(v, cmd, nil), nil
+	attach(v, cmd, nil)
+	return ex, v, nil
 }
 
 // publishRun writes a run's outputs and job summary in GitHub Actions.

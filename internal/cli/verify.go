@@ -36,24 +36,23 @@ func (c *Command) verifier(rt *actions.Runtime, o runOptions, p *plan.Plan, disp
 // soakWatch is run.Options.Soak.
 type soakWatch = func(context.Context, *plan.Node, time.Duration, func(run.Update)) error
 
-// attach gives the executors the verifier's checks and returns the soak
-// watch for run.Options, nil without a verifier.
-func attach(v *verify.Verifier, cmd *deploy.Command, gh *deploy.GitHub) soakWatch {
+// attach gives the executors the verifier's checks; nothing without a
+// verifier.
+func attach(v *verify.Verifier, cmd *deploy.Command, gh *deploy.GitHub) {
 	if v == nil {
-		return nil
+		return
 	}
 	cmd.Verify = v.Verify
 	if gh != nil {
 		gh.Verify = v.Verify
 		v.Workflows = gh
 	}
-	return v.Soak
 }
 
 // rollbackHook returns run.Options.Rollback for the plan's nodes whose
 // service rolls back in their environment, reading the last good commits
 // from the evidence in l; nil when no node may roll back.
-func (c *Command) rollbackHook(rt *actions.Runtime, o runOptions, p *plan.Plan, ex run.Executor, l *ledger) (func(context.Context, *plan.Node, error, func(run.Update)) *run.Rollback, error) {
+func (c *Command) rollbackHook(rt *actions.Runtime, o runOptions, p *plan.Plan, ex run.Executor, v *verify.Verifier, l *ledger) (func(context.Context, *plan.Node, error, func(run.Update)) *run.Rollback, error) {
 	kinds, ok := ex.(deploy.ByKind)
 	if !ok {
 		return nil, nil // a dry run
@@ -72,7 +71,7 @@ func (c *Command) rollbackHook(rt *actions.Runtime, o runOptions, p *plan.Plan, 
 	cmd, _ := kinds.Command.(*deploy.Command)
 	auto := &rollback.Auto{
 		Manifest: m, From: p.Commit, Now: time.Now,
-		Deploy:  deployer(cmd, gh),
+		Deploy:  deployer(cmd, gh, v),
 		Chooser: &rollback.Chooser{Dir: filepath.Dir(o.manifest)},
 		Load:    l.verified,
 	}
@@ -82,12 +81,21 @@ func (c *Command) rollbackHook(rt *actions.Runtime, o runOptions, p *plan.Plan, 
 	return auto.Rollback, nil
 }
 
-// deployer deploys a node at another commit with the run's executors.
-func deployer(cmd *deploy.Command, gh *deploy.GitHub) rollback.Deployer {
+// deployer deploys a node at another commit with the run's executors,
+// verifying it with v's checks, if any.
+func deployer(cmd *deploy.Command, gh *deploy.GitHub, v *verify.Verifier) rollback.Deployer {
 	return func(commit, why string) run.Executor {
-		ex := deploy.ByKind{Command: cmd.At(commit)}
+		c := cmd.At(commit)
+		var g *deploy.GitHub
 		if gh != nil {
-			ex.Workflow = gh.At(commit, why)
+			g = gh.At(commit, why)
+		}
+		if v != nil {
+			attach(v.At(commit), c, g)
+		}
+		ex := deploy.ByKind{Command: c}
+		if g != nil {
+			ex.Workflow = g
 		}
 		return ex
 	}

@@ -90,6 +90,7 @@ services:
   api:
     paths: ["api/**"]
     rollback: {environments: [dev]}
+    verify: {checks: [{name: smoke, command: 'echo "checked $PROMOTE_REF"'}]}
 evidence: {store: file://evidence}
 `
 	good, bad, third := strings.Repeat("1", 40), strings.Repeat("2", 40), strings.Repeat("3", 40)
@@ -116,6 +117,8 @@ evidence: {store: file://evidence}
 	}
 	if rb := st.Nodes[0].Rollback; rb == nil || rb.Result != run.RollbackSucceeded || rb.ToCommit != good {
 		t.Fatalf("bad: rollback = %+v, want succeeded to the good commit\n%s", rb, r.stdout)
+	} else if len(rb.Verification) != 1 || rb.Verification[0].LastValue != "checked "+good {
+		t.Errorf("bad: the rollback's checks = %+v, want smoke run at the good commit", rb.Verification)
 	}
 	// Nothing else succeeded but the commit there now: no target.
 	r = promoteAt(good, "rollback", "api", "--environment", "dev", "--manifest", manifest)

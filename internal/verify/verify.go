@@ -45,6 +45,13 @@ type Verifier struct {
 	Env []string
 }
 
+// At returns a verifier like v for another commit: a rollback's.
+func (v *Verifier) At(commit string) *Verifier {
+	w := *v
+	w.Commit = commit
+	return &w
+}
+
 // Failure is a failed verification: which check failed, and how.
 type Failure struct {
 	Node   string
