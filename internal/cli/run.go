@@ -225,15 +225,19 @@ func (c *Command) executor(ctx context.Context, rt *actions.Runtime, o runOption
 	if dispatchRef == "" {
 		dispatchRef, _ = git.Branch(ctx, filepath.Dir(o.manifest)) // "" when detached: preflight says what to do
 	}
-	if o.dryRun {
-		if dispatchRef == "" {
-			dispatchRef = "the default branch"
-		}
-		return deploy.DryRun{Ref: p.Commit, DispatchRef: dispatchRef, Logger: prog}, nil, nil
+	if o.dryRun && dispatchRef == "" {
+		dispatchRef = "the default branch"
 	}
 	v, err := c.verifier(rt, o, p, dispatchRef, prog)
 	if err != nil {
 		return nil, nil, err
+	}
+	if o.dryRun {
+		dry := deploy.DryRun{Ref: p.Commit, DispatchRef: dispatchRef, Logger: prog}
+		if v != nil {
+			dry.Checks = v.Describe
+		}
+		return dry, nil, nil
 	}
 	cmd := &deploy.Command{Dir: filepath.Dir(o.manifest), Ref: p.Commit, Logger: prog}
 	if earlier != nil {

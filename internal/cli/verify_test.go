@@ -58,6 +58,10 @@ services:
 		t.Errorf("stdout does not name the failed check, or shows the token:\n%s", r.stdout)
 	}
 	st := readStatus(t, status)
+	dry := promote(t, func(k string) string { return env[k] }, "run", "--manifest", manifest, "--status-file", status, "--heartbeat", "0", "--dry-run")
+	if dry.code != ExitOK || !strings.Contains(dry.stdout, `api@dev │ would run "true" with PROMOTE_SERVICE=api`) || !strings.Contains(dry.stdout, `then verify it with http check "health"`) {
+		t.Errorf("dry run: exit %d, want 0 and the checks it would run:\n%s\n%s", dry.code, dry.stdout, dry.stderr)
+	}
 	got := map[string]string{}
 	for _, n := range st.Nodes {
 		got[n.ID] = string(n.State)

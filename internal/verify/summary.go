@@ -5,8 +5,18 @@ import (
 	"strings"
 
 	"github.com/promote-dev/promote/internal/evidence"
+	"github.com/promote-dev/promote/internal/plan"
 	"github.com/promote-dev/promote/internal/run"
 )
+
+// Describe names a node's checks for a dry run: `http check "health"`.
+func (v *Verifier) Describe(n *plan.Node) []string {
+	var out []string
+	for _, c := range v.Checks(n) {
+		out = append(out, fmt.Sprintf("%s check %q", c.Type(), c.Name))
+	}
+	return out
+}
 
 // Markdown renders the checks and rollbacks of a run for its job summary:
 // one row per check, failures first, and one per rollback. It is empty
