@@ -60,6 +60,7 @@ func subcommands() []subcommand {
 		{"plan", "compute the promotion plan of a manifest and show it", runPlan},
 		{"run", "promote: deploy the plan's nodes in dependency order, in parallel", runRun},
 		{"mesh", "check Istio YAML (schema, Istio's rules, analysis, Rego policies); test your policies", runMesh},
+		{"rollback", "return a service in an environment to the last commit that succeeded there", runRollback},
 		{"evidence", "verify the evidence chain, print its public keys, check its S3 bucket", runEvidence},
 		{"gate", "decide whether a commit may enter an environment; review a waiting run; replay a sealed decision", runGate},
 		{"kpi", "compute promotion, DORA, evidence and mesh KPIs from the evidence; serve them to Prometheus", runKPI},

@@ -11,6 +11,7 @@ import (
 
 	"github.com/promote-dev/promote/internal/actions"
 	"github.com/promote-dev/promote/internal/run"
+	"github.com/promote-dev/promote/internal/verify"
 )
 
 // progress shows a run to people. On a terminal it prints each node's
@@ -94,6 +95,8 @@ func (p *progress) transition(n run.NodeStatus) {
 			line = fmt.Sprintf("… %s queued", n.ID)
 		case run.PhaseDeploying:
 			line = fmt.Sprintf("⚙ %s deploying", n.ID)
+		case run.PhaseVerifying:
+			line = fmt.Sprintf("🔎 %s deployed; %s", n.ID, cmp.Or(n.Message, "verifying"))
 		default:
 			return
 		}
@@ -105,6 +108,9 @@ func (p *progress) transition(n run.NodeStatus) {
 		}
 	case run.Failed:
 		line = fmt.Sprintf("✖ %s failed: %s", n.ID, n.Message)
+		if rb := n.Rollback; rb != nil {
+			line += fmt.Sprintf("\n↩ %s rollback %s: %s", n.ID, rb.Result, rb.Message)
+		}
 	case run.Skipped:
 		line = fmt.Sprintf("⊘ %s skipped: %s", n.ID, n.Message)
 	case run.Cancelled:
@@ -241,5 +247,6 @@ func summaryMarkdown(st *run.Status) string {
 		fmt.Fprintf(&b, "| `%s` | %s %s | %s | %s | %d | %s | %s | %s |\n", n.ID, icon[n.State], state,
 			seconds(n.DeploySeconds), seconds(n.ApprovalWaitSeconds), n.Attempts, dep, runLink, note)
 	}
+	b.WriteString(verify.Markdown(st))
 	return b.String()
 }

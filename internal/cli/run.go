@@ -20,6 +20,7 @@ import (
 	"github.com/promote-dev/promote/internal/kpi"
 	"github.com/promote-dev/promote/internal/plan"
 	"github.com/promote-dev/promote/internal/run"
+	"github.com/promote-dev/promote/internal/verify"
 )
 
 type runOptions struct {
@@ -104,7 +105,15 @@ func runRun(ctx context.Context, c *Command, rt *actions.Runtime, args []string)
 		}
 	}
 	prog := newProgress(c.Stdout, rt, time.Now)
-	ex, err := c.executor(ctx, rt, o, p, prog, earlier)
+	ex, v, err := c.executor(ctx, rt, o, p, prog, earlier)
+	if err != nil {
+		return err
+	}
+	var soak soakWatch
+	if v != nil {
+		soak = v.Soak
+	}
+	rollback, err := c.rollbackHook(rt, o, p, ex, v, l)
 	if err != nil {
 		return err
 	}
@@ -138,6 +147,8 @@ func runRun(ctx context.Context, c *Command, rt *actions.Runtime, args []string)
 		Timeout:     o.timeout,
 		FailFast:    o.failFast,
 		Force:       o.force,
+		Soak:        soak,
+		Rollback:    rollback,
 		OnChange: func(st *run.Status) {
 			prog.update(st)
 			writer.Update(st)
@@ -253,8 +264,10 @@ func (c *Command) runPlan(ctx context.Context, rt *actions.Runtime, o runOptions
 }
 
 // executor builds what deploys each node: the command executor for command
-// services, GitHub for workflow services, or a dry run for all.
-func (c *Command) executor(ctx context.Context, rt *actions.Runtime, o runOptions, p *plan.Plan, prog *progress, earlier *run.Earlier) (run.Executor, error) {
+// services, GitHub for workflow services, or a dry run for all; each
+// verifies its nodes after a deploy. It also returns the verifier, nil
+// when nothing is verified.
+func (c *Command) executor(ctx context.Context, rt *actions.Runtime, o runOptions, p *plan.Plan, prog *progress, earlier *run.Earlier) (run.Executor, *verify.Verifier, error) {
 	dispatchRef := o.dispatchRef
 	if dispatchRef == "" {
 		dispatchRef = c.Getenv("GITHUB_REF_NAME")
@@ -262,11 +275,19 @@ func (c *Command) executor(ctx context.Context, rt *actions.Runtime, o runOption
 	if dispatchRef == "" {
 		dispatchRef, _ = git.Branch(ctx, filepath.Dir(o.manifest)) // "" when detached: preflight says what to do
 	}
+	if o.dryRun && dispatchRef == "" {
+		dispatchRef = "the default branch"
+	}
+	v, err := c.verifier(rt, o, p, dispatchRef, prog)
+	if err != nil {
+		return nil, nil, err
+	}
 	if o.dryRun {
-		if dispatchRef == "" {
-			dispatchRef = "the default branch"
+		dry := deploy.DryRun{Ref: p.Commit, DispatchRef: dispatchRef, Logger: prog}
+		if v != nil {
+			dry.Checks = v.Describe
 		}
-		return deploy.DryRun{Ref: p.Commit, DispatchRef: dispatchRef, Logger: prog}, nil
+		return dry, nil, nil
 	}
 	cmd := &deploy.Command{Dir: filepath.Dir(o.manifest), Ref: p.Commit, Logger: prog}
 	if earlier != nil {
@@ -279,12 +300,14 @@ func (c *Command) executor(ctx context.Context, rt *actions.Runtime, o runOption
 		}
 		gh, err := c.githubExecutor(ctx, rt, o, p, dispatchRef, prog)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		ex.Workflow = gh
-		break
+		attach(v, cmd, gh)
+		return ex, v, nil
 	}
-	return ex, nil
+	attach(v, cmd, nil)
+	return ex, v, nil
 }
 
 // publishRun writes a run's outputs and job summary in GitHub Actions.

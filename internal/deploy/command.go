@@ -37,6 +37,9 @@ type Command struct {
 	// Grace is how long a cancelled command may take to exit after SIGTERM
 	// before its process group is killed; default 10s.
 	Grace time.Duration
+	// Verify, when set, runs after the command succeeded: the node's
+	// post-deploy checks, whose error fails the node.
+	Verify func(ctx context.Context, n *plan.Node, report func(run.Update)) error
 }
 
 // Deploy runs the node's command.
@@ -94,6 +97,9 @@ func (c *Command) Deploy(ctx context.Context, n *plan.Node, attempt int, report 
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		return fmt.Errorf("%q exited with status %d", n.Deploy.Command, ee.ExitCode())
+	}
+	if err == nil && c.Verify != nil {
+		return c.Verify(ctx, n, report)
 	}
 	return err
 }

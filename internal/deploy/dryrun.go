@@ -18,6 +18,9 @@ type DryRun struct {
 	Ref         string // the commit being promoted
 	DispatchRef string // the branch or tag workflows are dispatched on
 	Logger      Logger
+	// Checks, when set, describes the post-deploy checks of a node, one
+	// per entry; a dry run runs none.
+	Checks func(n *plan.Node) []string
 }
 
 // Deploy logs what deploying n would do.
@@ -39,6 +42,11 @@ func (d DryRun) Deploy(ctx context.Context, n *plan.Node, attempt int, report fu
 	} else {
 		what = fmt.Sprintf("would run %q with PROMOTE_SERVICE=%s PROMOTE_ENVIRONMENT=%s PROMOTE_GITHUB_ENVIRONMENT=%s PROMOTE_REF=%s",
 			n.Deploy.Command, n.Service, n.Environment, n.GitHubEnvironment, d.Ref)
+	}
+	if d.Checks != nil {
+		if checks := d.Checks(n); len(checks) > 0 {
+			what += ", then verify it with " + strings.Join(checks, ", ")
+		}
 	}
 	if d.Logger != nil {
 		d.Logger.Log(n.ID, what)

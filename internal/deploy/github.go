@@ -1,6 +1,7 @@
 package deploy
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -64,6 +65,15 @@ type GitHub struct {
 	RunLookup time.Duration
 	Clock     clock.Clock
 	Poll      github.Backoff
+	// Verify, when set, runs after the deploy run succeeded and before the
+	// Deployment is marked success: the node's post-deploy checks. While
+	// it runs the Deployment stays in_progress; its error marks the
+	// Deployment failure and fails the node.
+	Verify func(ctx context.Context, n *plan.Node, report func(run.Update)) error
+	// Rollback, when set, makes every Deployment a rollback to Commit: it
+	// is the Deployments' description (why), and a successful earlier
+	// Deployment of Commit does not make this one unneeded.
+	Rollback string
 
 	initOnce sync.Once
 	// resumeMu guards resumed, which is closed once earlier is loaded. Not
@@ -344,12 +354,12 @@ func (g *GitHub) createDeployment(ctx context.Context, n *plan.Node, attempt, lo
 		AutoMerge:             gh.Bool(false),
 		RequiredContexts:      &[]string{},
 		Environment:           gh.String(n.GitHubEnvironment),
-		Description:           gh.String(truncate("promote " + n.ID)),
+		Description:           gh.String(truncate(cmp.Or(g.Rollback, "promote "+n.ID))),
 		ProductionEnvironment: gh.Bool(n.Protected),
 		TransientEnvironment:  gh.Bool(false),
 		Payload: map[string]any{"promote": map[string]any{
 			"node": n.ID, "service": n.Service, "environment": n.Environment,
-			"run_url": g.RunURL, "attempt": attempt, "nonce": nonce,
+			"run_url": g.RunURL, "attempt": attempt, "nonce": nonce, "rollback": g.Rollback != "",
 		}},
 	}
 	for try := 0; ; try++ {
@@ -447,8 +457,12 @@ func (g *GitHub) lock(ctx context.Context, n *plan.Node, id int64, waiting func(
 		if holder == nil {
 			// Another run may have deployed this commit since this run
 			// started (its resume check is older): then there is nothing
-			// left to do.
+			// left to do. A rollback returns to a commit that was
+			// deployed before, on purpose.
 			for _, d := range ds {
+				if g.Rollback != "" {
+					break
+				}
 				if d.GetID() == id || d.GetSHA() != g.Commit {
 					continue
 				}
@@ -707,7 +721,7 @@ func (g *GitHub) follow(ctx context.Context, n *plan.Node, st *tracker, runID in
 					return err
 				}
 				if state == "completed" {
-					return g.conclude(ctx, st, r, runLink)
+					return g.conclude(ctx, n, st, r, runLink, send)
 				}
 				if state == "in_progress" && prev == "waiting" {
 					// After an approval wait the deploy itself starts now.
@@ -764,10 +778,16 @@ func (g *GitHub) observe(ctx context.Context, n *plan.Node, st *tracker, r *gh.W
 	return nil
 }
 
-// conclude sets the Deployment's final status from the run's conclusion.
-func (g *GitHub) conclude(ctx context.Context, st *tracker, r *gh.WorkflowRun, runLink string) error {
+// conclude sets the Deployment's final status from the run's conclusion,
+// and its verification's.
+func (g *GitHub) conclude(ctx context.Context, n *plan.Node, st *tracker, r *gh.WorkflowRun, runLink string, send func(run.Update)) error {
 	switch c := r.GetConclusion(); c {
 	case "success":
+		if g.Verify != nil {
+			if err := g.Verify(ctx, n, send); err != nil {
+				return st.failWith(ctx, "failure", err, runLink)
+			}
+		}
 		// The deploy happened even if this record cannot be written; the
 		// next run's resume check then sees no success and deploys again,
 		// which is safe, so this is not a failed promotion.

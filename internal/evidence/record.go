@@ -129,6 +129,10 @@ type Record struct {
 	Mesh *MeshSummary
 	// Decision is a gate's decision, with the digest of its input.
 	Decision *Decision
+	// Verification are a promotion's post-deploy checks.
+	Verification []Verification
+	// Rollback marks a promotion that rolled a failed one back.
+	Rollback *Rollback
 }
 
 // Subject is an artifact or report that a record covers.
@@ -324,11 +328,13 @@ type Predicate struct {
 	// Fields of predicate v2, absent from v1 records and omitted when
 	// empty: an absent number is 0.
 
-	QueuedAt            string       `json:"queued_at,omitempty"`
-	ApprovalWaitSeconds float64      `json:"approval_wait_seconds,omitempty"`
-	CommitTime          string       `json:"commit_time,omitempty"`
-	APIRequests         int          `json:"api_requests,omitempty"`
-	Run                 *RunSummary  `json:"run,omitempty"`
-	Mesh                *MeshSummary `json:"mesh,omitempty"`
-	Decision            *Decision    `json:"decision,omitempty"`
+	QueuedAt            string         `json:"queued_at,omitempty"`
+	ApprovalWaitSeconds float64        `json:"approval_wait_seconds,omitempty"`
+	CommitTime          string         `json:"commit_time,omitempty"`
+	APIRequests         int            `json:"api_requests,omitempty"`
+	Run                 *RunSummary    `json:"run,omitempty"`
+	Mesh                *MeshSummary   `json:"mesh,omitempty"`
+	Verification        []Verification `json:"verification,omitempty"`
+	Rollback            *Rollback      `json:"rollback,omitempty"`
+	Decision            *Decision      `json:"decision,omitempty"`
 }

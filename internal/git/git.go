@@ -110,3 +110,22 @@ func CommitTime(ctx context.Context, dir, commit string) (time.Time, error) {
 	}
 	return t, nil
 }
+
+// RevList returns the full hashes of the commits a git revision range
+// selects, such as "A..B" (reachable from B, not from A) or "C^!" (C
+// alone). It fails when dir's history lacks a commit it names, as a
+// shallow clone's does.
+func RevList(ctx context.Context, dir, revisions string) ([]string, error) {
+	if revisions == "" || strings.HasPrefix(revisions, "-") {
+		return nil, &RefError{Ref: revisions, Reason: "a range is A..B or a commit, and does not start with '-'"}
+	}
+	out, err := run(ctx, dir, "rev-list", revisions, "--")
+	if err != nil {
+		var ee *exitError
+		if errors.As(err, &ee) {
+			return nil, &RefError{Ref: revisions, Reason: ee.stderr}
+		}
+		return nil, err
+	}
+	return strings.Fields(string(out)), nil
+}

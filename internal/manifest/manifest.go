@@ -58,6 +58,8 @@ type Defaults struct {
 	ExpectedDuration time.Duration
 	// Deploy is used by services that declare no deploy of their own.
 	Deploy *Deploy
+	// Verify is used by services that declare no verify of their own.
+	Verify *Verify
 }
 
 // FailurePolicy says what a failed node does to the rest of a promotion.
@@ -117,7 +119,12 @@ type Service struct {
 	Mesh             string
 	Compliance       Compliance
 	ExpectedDuration time.Duration
-	Pos              Pos
+	// Verify is nil when the service declares none (defaults.verify
+	// applies then).
+	Verify *Verify
+	// Rollback is nil when failed promotions are never rolled back.
+	Rollback *Rollback
+	Pos      Pos
 }
 
 // Dependency is one entry of a service's depends_on list.

@@ -134,28 +134,7 @@ services:
 	for _, tt := range tests {
 		t.Run(tt.what, func(t *testing.T) {
 			t.Parallel()
-			_, err := Parse("p.yaml", []byte(tt.yaml))
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("Parse() = %v, want no error", err)
-				}
-				return
-			}
-			var list ErrorList
-			if !errors.As(err, &list) {
-				t.Fatalf("Parse() = %v, want an ErrorList", err)
-			}
-			if len(list) != len(tt.want) {
-				t.Fatalf("Parse() = %d errors:\n%v\nwant %d", len(list), err, len(tt.want))
-			}
-			for i, e := range list {
-				if !strings.Contains(e.Error(), tt.want[i]) {
-					t.Errorf("error %d = %q, want it to contain %q", i, e.Error(), tt.want[i])
-				}
-				if e.Pos.Line < 1 || e.Pos.Col < 1 || e.File != "p.yaml" {
-					t.Errorf("error %d has position %s:%d:%d, want a real one", i, e.File, e.Pos.Line, e.Pos.Col)
-				}
-			}
+			checkParseErrors(t, tt.yaml, tt.want)
 		})
 	}
 }
@@ -298,6 +277,34 @@ metrics:
 		_, err = Parse("promotion.yaml", []byte(strings.Replace(src, "http://pushgateway:9091", bad, 1)))
 		if err == nil || !strings.Contains(err.Error(), "promotion.yaml:6:9: metrics.push") {
 			t.Errorf("Parse() with metrics.push %q: error = %v, want one at promotion.yaml:6:9", bad, err)
+		}
+	}
+}
+
+// checkParseErrors parses a manifest and checks that it fails with one
+// error per want, each containing it, at a real position.
+func checkParseErrors(t *testing.T, yaml string, want []string) {
+	t.Helper()
+	_, err := Parse("p.yaml", []byte(yaml))
+	if len(want) == 0 {
+		if err != nil {
+			t.Fatalf("Parse() = %v, want no error", err)
+		}
+		return
+	}
+	var list ErrorList
+	if !errors.As(err, &list) {
+		t.Fatalf("Parse() = %v, want an ErrorList", err)
+	}
+	if len(list) != len(want) {
+		t.Fatalf("Parse() = %d errors:\n%v\nwant %d", len(list), err, len(want))
+	}
+	for i, e := range list {
+		if !strings.Contains(e.Error(), want[i]) {
+			t.Errorf("error %d = %q, want it to contain %q", i, e.Error(), want[i])
+		}
+		if e.Pos.Line < 1 || e.Pos.Col < 1 || e.File != "p.yaml" {
+			t.Errorf("error %d has position %s:%d:%d, want a real one", i, e.File, e.Pos.Line, e.Pos.Col)
 		}
 	}
 }

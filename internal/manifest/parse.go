@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -176,6 +177,7 @@ func (d *decoder) defaults(n *yaml.Node, def *Defaults) {
 			def.Deploy = &Deploy{}
 			d.deploy(n, "defaults.deploy", def.Deploy)
 		},
+		"verify": func(n *yaml.Node) { def.Verify = d.verify(n, "defaults.verify") },
 	})
 }
 
@@ -297,6 +299,8 @@ func (d *decoder) service(n *yaml.Node, svc *Service) {
 			}
 		},
 		"expected_duration": func(n *yaml.Node) { d.duration(n, what+": expected_duration", &svc.ExpectedDuration) },
+		"verify":            func(n *yaml.Node) { svc.Verify = d.verify(n, what+": verify") },
+		"rollback":          func(n *yaml.Node) { svc.Rollback = d.rollback(n, what+": rollback") },
 	})
 	if given != nil && !given["paths"] {
 		d.errorf(item, "%s has no \"paths\"; list the globs of the files that belong to it, e.g. [\"services/%s/**\"]", what, svc.Name)
@@ -317,22 +321,7 @@ func (d *decoder) deploy(n *yaml.Node, what string, dep *Deploy) {
 		"command": func(n *yaml.Node) { d.str(n, what+".command", &dep.Command) },
 		"inputs": func(n *yaml.Node) {
 			n = d.w.Resolve(n)
-			if n.Kind != yaml.MappingNode {
-				d.errorf(n, "%s.inputs: expected a mapping of input names to strings, got %s", what, yamlnode.Describe(n))
-				return
-			}
-			dep.Inputs = map[string]string{}
-			for _, p := range d.w.Pairs(n) {
-				var v string
-				if vn, ok := d.scalar(p.Value, fmt.Sprintf("%s.inputs.%s", what, p.Key.Value), "!!str", "a string"); ok {
-					v = vn.Value
-				}
-				switch p.Key.Value {
-				case "service", "environment", "ref", "deployment_id":
-					d.errorf(p.Key, "%s.inputs: %q is set by Promote itself; remove it", what, p.Key.Value)
-				}
-				dep.Inputs[p.Key.Value] = v
-			}
+			dep.Inputs = d.inputs(n, what+".inputs", "service", "environment", "ref", "deployment_id")
 			if len(dep.Inputs) > 21 {
 				d.errorf(n, "%s.inputs: %d inputs, but a workflow takes at most 25 and Promote sends 4; keep at most 21", what, len(dep.Inputs))
 			}
@@ -347,6 +336,27 @@ func (d *decoder) deploy(n *yaml.Node, what string, dep *Deploy) {
 	case given["command"] && (given["ref"] || given["inputs"]):
 		d.errorf(item, "%s: ref and inputs only apply to a workflow deploy", what)
 	}
+}
+
+// inputs decodes a workflow's inputs, none of them one that Promote sets.
+func (d *decoder) inputs(n *yaml.Node, what string, reserved ...string) map[string]string {
+	n = d.w.Resolve(n)
+	if n.Kind != yaml.MappingNode {
+		d.errorf(n, "%s: expected a mapping of input names to strings, got %s", what, yamlnode.Describe(n))
+		return nil
+	}
+	inputs := map[string]string{}
+	for _, p := range d.w.Pairs(n) {
+		var v string
+		if vn, ok := d.scalar(p.Value, fmt.Sprintf("%s.%s", what, p.Key.Value), "!!str", "a string"); ok {
+			v = vn.Value
+		}
+		if slices.Contains(reserved, p.Key.Value) {
+			d.errorf(p.Key, "%s: %q is set by Promote itself; remove it", what, p.Key.Value)
+		}
+		inputs[p.Key.Value] = v
+	}
+	return inputs
 }
 
 // glob checks a path glob from a service's paths.

@@ -87,6 +87,7 @@ func (d *decoder) validate(m *Manifest) {
 			}
 		}
 	}
+	d.validateVerify(m, envSeen)
 	d.cycles(m)
 }
 

@@ -80,6 +80,7 @@ func Records(p *plan.Plan, st *Status, o Origin) ([]evidence.Record, error) {
 			CommitTime:     o.CommitTime,
 			APIRequests:    n.APICalls,
 			Run:            summary,
+			Verification:   n.Verification,
 		}
 		if n.ReadyAt != nil {
 			r.QueuedAt = *n.ReadyAt
@@ -100,6 +101,9 @@ func Records(p *plan.Plan, st *Status, o Origin) ([]evidence.Record, error) {
 		if gate, ok := gateRecord(r, n); ok {
 			records[len(records)-1].Approvers = gate.Approvers
 			records = append(records, gate)
+		}
+		if rb, ok := RollbackRecord(r, n.Rollback); ok {
+			records = append(records, rb)
 		}
 	}
 	return records, nil

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/promote-dev/promote/internal/clock"
+	"github.com/promote-dev/promote/internal/evidence"
 	"github.com/promote-dev/promote/internal/plan"
 )
 
@@ -42,6 +43,7 @@ const (
 	PhaseQueued    Phase = "queued"           // dispatched, not started
 	PhaseWaiting   Phase = "waiting"          // waiting for approval or a wait timer
 	PhaseDeploying Phase = "deploying"
+	PhaseVerifying Phase = "verifying" // deployed; post-deploy checks running
 )
 
 // Update is what an executor reports while it deploys a node. Empty fields
@@ -58,7 +60,43 @@ type Update struct {
 	// Approvals are the decisions of the environment's required reviewers,
 	// reported once the node's deploy stopped waiting for them.
 	Approvals []Approval
+	// Verification are the results of the post-deploy checks so far, all
+	// of them: each report replaces the previous list.
+	Verification []evidence.Verification
+	// Rollback is what became of the rollback of the failed node.
+	Rollback *Rollback
 }
+
+// Rollback is what became of the rollback of a failed node.
+type Rollback struct {
+	// ToCommit is the commit rolled back to; empty when none could be.
+	ToCommit string `json:"to_commit,omitempty"`
+	// Result is succeeded or failed for a rollback that deployed, and
+	// not_possible when none could be made (no earlier success, an
+	// irreversible range in between, the evidence unreadable).
+	Result string `json:"result"`
+	// Message says why the rollback was not possible or failed, or what
+	// it deployed.
+	Message string `json:"message"`
+	// Reason is why the node was rolled back: its failure.
+	Reason        string    `json:"reason"`
+	DeploymentID  int64     `json:"deployment_id,omitempty"`
+	DeploymentURL string    `json:"deployment_url,omitempty"`
+	RunURL        string    `json:"run_url,omitempty"`
+	StartedAt     time.Time `json:"started_at"`
+	FinishedAt    time.Time `json:"finished_at"`
+	// Verification are the rollback's own post-deploy checks.
+	Verification []evidence.Verification `json:"verification,omitempty"`
+	// Manual is true for promote rollback.
+	Manual bool `json:"manual,omitempty"`
+}
+
+// The results of a Rollback.
+const (
+	RollbackSucceeded   = "succeeded"
+	RollbackFailed      = "failed"
+	RollbackNotPossible = "not_possible"
+)
 
 // Approval is a required reviewer's decision on a node's deployment.
 type Approval struct {
@@ -142,6 +180,16 @@ type Options struct {
 	// OnChange is called, from one goroutine at a time, after every change
 	// of a node's state or report, with a snapshot of the run.
 	OnChange func(*Status)
+	// Soak, when set, watches a node that succeeded while the next
+	// environment's node soaks: it returns nil when the node stayed healthy
+	// until the soak ends, or why it did not, which skips the next node
+	// and its dependents. It reports with report, whose Verification
+	// becomes the waiting node's. Without Soak a soak is a plain wait.
+	Soak func(ctx context.Context, n *plan.Node, d time.Duration, report func(Update)) error
+	// Rollback, when set, is called for a node that failed (not one
+	// cancelled or interrupted) once its retries are spent. It returns nil
+	// when the node is not rolled back, or what became of the rollback.
+	Rollback func(ctx context.Context, n *plan.Node, cause error, report func(Update)) *Rollback
 }
 
 func (o *Options) fill(p *plan.Plan) {

@@ -23,6 +23,8 @@ type node struct {
 	cancel    context.CancelFunc
 	cancelled bool      // the scheduler cancelled it (fail_fast, interrupt)
 	waitFrom  time.Time // start of the current approval wait
+	soakFrom  *node     // the same service's node in the previous environment
+	watching  bool      // Options.Soak watches soakFrom; the watch makes the node ready
 }
 
 var errTimeout = errors.New("node timeout")
@@ -39,10 +41,11 @@ type event struct {
 type eventKind int
 
 const (
-	evUpdate  eventKind = iota // an executor's report
-	evAttempt                  // an attempt starts
-	evDone                     // the node ended
-	evReady                    // a soak ended
+	evUpdate     eventKind = iota // an executor's report
+	evAttempt                     // an attempt starts
+	evDone                        // the node ended
+	evReady                       // a soak ended
+	evSoakFailed                  // the previous environment's node did not stay healthy during the soak
 )
 
 type scheduler struct {
@@ -165,6 +168,9 @@ func (s *scheduler) makeReady(ctx context.Context, n *node) {
 	n.status.ReadyAt = &ready
 	if wait := n.readyAt.Sub(now); wait > 0 {
 		n.status.Message = fmt.Sprintf("soaking until %s", n.readyAt.Format(time.RFC3339))
+		if n.watching {
+			return
+		}
 		go func() {
 			if s.opts.Clock.Sleep(ctx, wait) == nil {
 				s.events <- event{node: n.index, kind: evReady}
@@ -173,6 +179,31 @@ func (s *scheduler) makeReady(ctx context.Context, n *node) {
 		return
 	}
 	heap.Push(&s.ready, n)
+}
+
+// soak watches n's previous environment's node for the soak's duration,
+// then makes n ready, or skips it when the node did not stay healthy.
+func (s *scheduler) soak(ctx context.Context, n *node, from *plan.Node, wait time.Duration, until time.Time) {
+	report := func(u Update) {
+		if ctx.Err() == nil {
+			s.events <- event{node: n.index, kind: evUpdate, update: u}
+		}
+	}
+	err := s.opts.Soak(ctx, from, wait, report)
+	// Whatever the watch did, the soak lasts its full time.
+	if err == nil {
+		if s.opts.Clock.Sleep(ctx, until.Sub(s.opts.Clock.Now())) != nil {
+			return
+		}
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	if err != nil {
+		s.events <- event{node: n.index, kind: evSoakFailed, err: err}
+		return
+	}
+	s.events <- event{node: n.index, kind: evReady}
 }
 
 // start launches ready nodes while the rollout window has room.
@@ -243,6 +274,9 @@ func (s *scheduler) work(ctx context.Context, n *node) {
 			if err != nil && errors.Is(context.Cause(ctx), errTimeout) {
 				err = fmt.Errorf("timed out after %s: %w", s.opts.Timeout, err)
 			}
+			if err != nil && s.opts.Rollback != nil && !errors.Is(context.Cause(ctx), context.Canceled) {
+				s.rollback(ctx, n, err, report)
+			}
 			finish(err, "")
 			return
 		}
@@ -255,15 +289,35 @@ func (s *scheduler) work(ctx context.Context, n *node) {
 	}
 }
 
+// rollback rolls a failed node back, once: a rollback that fails is
+// reported and never rolled back or retried. It runs on its own time (the
+// node's timeout again), since the node's may be spent, and an interrupt
+// does not stop it half-way.
+func (s *scheduler) rollback(ctx context.Context, n *node, cause error, report func(Update)) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.opts.Timeout)
+	defer cancel()
+	report(Update{Message: fmt.Sprintf("failed (%v); rolling back", cause)})
+	if r := s.opts.Rollback(rctx, n.plan, cause, report); r != nil {
+		report(Update{Rollback: r})
+	}
+}
+
 func (s *scheduler) handle(ctx context.Context, ev event) {
 	n := s.nodes[ev.node]
 	switch ev.kind {
 	case evReady:
-		if n.status.State == Pending && s.stopped == "" {
+		n.watching = false
+		if n.status.State == Pending && s.stopped == "" && n.remaining == 0 {
 			n.status.Message = ""
 			heap.Push(&s.ready, n)
 		}
 		return
+	case evSoakFailed:
+		if n.status.State == Pending && s.stopped == "" {
+			n.status.State = Skipped
+			n.status.Message = fmt.Sprintf("%s did not stay healthy during the soak: %v", n.soakFrom.plan.ID, ev.err)
+			s.skipDependents(n, n.status.Message)
+		}
 	case evAttempt:
 		n.status.Attempts++
 		n.status.Phase = PhaseStarting
@@ -316,6 +370,12 @@ func (s *scheduler) apply(n *node, u Update) {
 	if len(u.Approvals) > 0 {
 		n.status.Approvals = u.Approvals
 	}
+	if u.Verification != nil {
+		n.status.Verification = u.Verification
+	}
+	if u.Rollback != nil {
+		n.status.Rollback = u.Rollback
+	}
 	n.status.APICalls += u.Calls
 }
 
@@ -340,7 +400,15 @@ func (s *scheduler) succeed(ctx context.Context, n *node, now time.Time, resumed
 		m.remaining--
 		t := now
 		if n.promotion[i] {
-			t = now.Add(time.Duration(m.plan.SoakSeconds) * time.Second)
+			soak := time.Duration(m.plan.SoakSeconds) * time.Second
+			t = now.Add(soak)
+			if s.opts.Soak != nil && soak > 0 && m.status.State == Pending {
+				// The watch covers the whole soak, from this success on,
+				// also while m still waits for its other needs.
+				m.soakFrom, m.watching = n, true
+				m.readyAt = t
+				go s.soak(ctx, m, n.plan, soak, t)
+			}
 		}
 		if t.After(m.readyAt) {
 			m.readyAt = t
@@ -371,7 +439,12 @@ func (s *scheduler) fail(n *node, err error) {
 		}
 		return
 	}
-	// Skip exactly the nodes that depend on the failed one, directly or not.
+	s.skipDependents(n, "")
+}
+
+// skipDependents skips exactly the nodes that depend on n, directly or not,
+// because n failed, or because of why when it is set.
+func (s *scheduler) skipDependents(n *node, why string) {
 	queue := []int{n.index}
 	for len(queue) > 0 {
 		u := s.nodes[queue[0]]
@@ -382,9 +455,16 @@ func (s *scheduler) fail(n *node, err error) {
 				continue
 			}
 			m.status.State = Skipped
-			m.status.Message = fmt.Sprintf("needs %s, which failed", n.plan.ID)
-			if u != n {
+			switch {
+			case why != "":
+				m.status.Message = fmt.Sprintf("needs %s, which was skipped: %s", n.plan.ID, why)
+				if u != n {
+					m.status.Message = fmt.Sprintf("needs %s, which was skipped because %s was: %s", u.plan.ID, n.plan.ID, why)
+				}
+			case u != n:
 				m.status.Message = fmt.Sprintf("needs %s, which was skipped because %s failed", u.plan.ID, n.plan.ID)
+			default:
+				m.status.Message = fmt.Sprintf("needs %s, which failed", n.plan.ID)
 			}
 			s.ready.remove(m)
 			queue = append(queue, j)

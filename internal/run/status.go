@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+
+	"github.com/promote-dev/promote/internal/evidence"
 )
 
 // StatusVersion is the version of the status file format.
@@ -66,6 +68,12 @@ type NodeStatus struct {
 	// Approvals are the reviewers' decisions that gated the node, if its
 	// environment requires reviewers.
 	Approvals []Approval `json:"approvals,omitempty"`
+	// Verification are the results of the node's post-deploy checks and,
+	// prefixed "soak/", of its service's checks re-run in the previous
+	// environment while this node soaked.
+	Verification []evidence.Verification `json:"verification,omitempty"`
+	// Rollback is the rollback of the failed node, if one was tried.
+	Rollback *Rollback `json:"rollback,omitempty"`
 }
 
 // IDs returns the nodes in a state.
