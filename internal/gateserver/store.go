@@ -83,6 +83,10 @@ func runKey(repo string, runID int64, env string) []byte {
 	return []byte(strings.ToLower(repo) + "\x00" + strconv.FormatInt(runID, 10) + "\x00" + strings.ToLower(env))
 }
 
+// batchDelay is how long db.Batch waits for company: deliveries and job
+// updates that arrive together share one commit, and so one fsync.
+const batchDelay = 2 * time.Millisecond
+
 // openStore opens (or creates) the database at path. bbolt locks the file:
 // a second server on the same file waits up to timeout, then fails.
 func openStore(path string, timeout time.Duration) (*bolt.DB, error) {
@@ -93,9 +97,7 @@ func openStore(path string, timeout time.Duration) (*bolt.DB, error) {
 		}
 		return nil, fmt.Errorf("opening the gate's database %q: %w", path, err)
 	}
-	// Deliveries and job updates that arrive together share one commit
-	// (one fsync): db.Batch waits this long for company.
-	db.MaxBatchDelay = 2 * time.Millisecond
+	db.MaxBatchDelay = batchDelay
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketJobs, bucketDeliveries, bucketBodies, bucketRuns, bucketRepos} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
