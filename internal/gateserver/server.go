@@ -103,9 +103,10 @@ type Config struct {
 	// MaxBodyBytes caps a delivery's body; 0 means 1 MiB (a protection
 	// rule payload is a few tens of kilobytes).
 	MaxBodyBytes int64
-	// Workers is how many jobs are decided, and how many answered, in
-	// parallel; 0 means 8.
-	Workers int
+	// Deciders is how many jobs are decided in parallel, Workers how many
+	// answered; 0 means 32 and 8. A decision mostly waits (on GitHub, the
+	// evidence store, the database's sync), so many run at once.
+	Deciders, Workers int
 	// DecideTimeout bounds one decision, CallbackTimeout one answer
 	// (GitHub's rate-limit waits included); 0 means 30 s and 2 min.
 	DecideTimeout, CallbackTimeout time.Duration
@@ -131,6 +132,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxBodyBytes <= 0 {
 		c.MaxBodyBytes = 1 << 20
+	}
+	if c.Deciders <= 0 {
+		c.Deciders = 32
 	}
 	if c.Workers <= 0 {
 		c.Workers = 8

@@ -1,9 +1,11 @@
 package gateserver
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -142,7 +144,7 @@ func TestConcurrentDeliveries(t *testing.T) {
 		}
 		decided.Store(tg.RunID, time.Now())
 		return Decision{Result: ResultAllow}, nil
-	}), config: func(c *Config) { c.Workers = 32 }})
+	})})
 	front := httptest.NewServer(r.srv.Handler())
 	defer front.Close()
 	ids := make([]int64, n)
@@ -431,5 +433,46 @@ func TestOpenErrors(t *testing.T) {
 	}
 	if errors.Is(err, context.Canceled) {
 		t.Error("unexpected")
+	}
+}
+
+// TestServe runs the whole server on a loopback port and shuts it down
+// gracefully, leaving a job it could not answer in the database.
+func TestServe(t *testing.T) {
+	t.Parallel()
+	r := newRig(t, rigOptions{})
+	r.kill() // Serve runs the workers itself
+	srv, err := Open(r.dbPath, r.cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(ctx, ln) }()
+	id := r.dispatch("production")
+	body := withDeployment(t, r.event(id), r.gh.SHA("main"), "api")
+	req := signedRequest(newGUID(), body)
+	out, _ := http.NewRequest("POST", "http://"+ln.Addr().String()+"/webhook", bytes.NewReader(body))
+	out.Header = req.Header
+	resp, err := http.DefaultClient.Do(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("delivery: %s", resp.Status)
+	}
+	r.waitAnswered([]int64{id}, 30*time.Second)
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Serve = %v, want nil after a graceful shutdown", err)
+	}
+	if _, err := http.Get("http://" + ln.Addr().String() + "/healthz"); err == nil {
+		t.Error("the server still answers after shutdown")
 	}
 }

@@ -151,15 +151,17 @@ func (s *Server) Run(ctx context.Context) error {
 			q.finish(key)
 		}
 	}
-	for range s.cfg.Workers {
+	for range s.cfg.Deciders {
 		wg.Go(func() { work(s.decideQ, s.decide) })
+	}
+	for range s.cfg.Workers {
 		wg.Go(func() { work(s.answerQ, s.answer) })
 	}
 	if s.cfg.ReconcileEvery > 0 {
 		wg.Go(func() { s.reconcileLoop(ctx) })
 	}
 	s.running.Store(true)
-	s.log.Info("gate server running", "workers", s.cfg.Workers, "pending", s.pending.Load())
+	s.log.Info("gate server running", "deciders", s.cfg.Deciders, "workers", s.cfg.Workers, "pending", s.pending.Load())
 	<-ctx.Done()
 	s.running.Store(false)
 	wg.Wait()

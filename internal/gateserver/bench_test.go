@@ -1,0 +1,80 @@
+package gateserver
+
+import (
+	"bytes"
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// BenchmarkDecisionLatency sends bursts of 200 concurrent signed deliveries
+// over loopback and reports the p50 and p99 latency from a delivery's
+// sending to its decision: signature, parsing, the synced write to the
+// database, the queue and the decider (an instant one, to measure the
+// server), the answer to GitHub excluded. Every delivery is answered before
+// the next burst.
+func BenchmarkDecisionLatency(b *testing.B) {
+	const burst = 200
+	var mu sync.Mutex
+	decided := map[int64]time.Time{}
+	r := newRig(b, rigOptions{decider: decideFunc(func(_ context.Context, tg Target) (Decision, error) {
+		mu.Lock()
+		decided[tg.RunID] = time.Now()
+		mu.Unlock()
+		return Decision{Result: ResultAllow}, nil
+	}), config: func(c *Config) { c.Logger = nil }})
+	front := httptest.NewServer(r.srv.Handler())
+	defer front.Close()
+	client := front.Client()
+	client.Transport.(*http.Transport).MaxIdleConnsPerHost = burst
+	var lat, ack []time.Duration
+	for b.Loop() {
+		b.StopTimer()
+		ids := make([]int64, burst)
+		bodies := make([][]byte, burst)
+		for i := range ids {
+			ids[i] = r.dispatch("production")
+			bodies[i] = withDeployment(b, r.event(ids[i]), r.gh.SHA("main"), "api")
+		}
+		sent, acked := make([]time.Time, burst), make([]time.Time, burst)
+		b.StartTimer()
+		var wg sync.WaitGroup
+		for i := range burst {
+			wg.Go(func() {
+				req, _ := http.NewRequest("POST", front.URL+"/webhook", bytes.NewReader(bodies[i]))
+				req.Header = signedRequest(newGUID(), bodies[i]).Header
+				sent[i] = time.Now()
+				resp, err := client.Do(req)
+				if err != nil {
+					b.Error(err)
+					return
+				}
+				resp.Body.Close()
+				acked[i] = time.Now()
+				if resp.StatusCode != http.StatusAccepted {
+					b.Errorf("delivery: %s", resp.Status)
+				}
+			})
+		}
+		wg.Wait()
+		r.waitAnswered(ids, time.Minute)
+		mu.Lock()
+		for i, id := range ids {
+			lat = append(lat, decided[id].Sub(sent[i]))
+			ack = append(ack, acked[i].Sub(sent[i]))
+		}
+		mu.Unlock()
+	}
+	slices.Sort(lat)
+	slices.Sort(ack)
+	ms := func(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+	b.ReportMetric(ms(lat[len(lat)/2]), "p50-decision-ms")
+	b.ReportMetric(ms(lat[len(lat)*99/100]), "p99-decision-ms")
+	b.ReportMetric(ms(ack[len(ack)/2]), "p50-ack-ms")
+	b.ReportMetric(ms(ack[len(ack)*99/100]), "p99-ack-ms")
+	b.ReportMetric(0, "ns/op")
+}
