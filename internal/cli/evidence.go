@@ -221,6 +221,9 @@ func (c *Command) origin(rt *actions.Runtime) run.Origin {
 	if r := c.Getenv("GITHUB_REPOSITORY"); r != "" {
 		o.Repository = strings.TrimSuffix(cmp.Or(c.Getenv("GITHUB_SERVER_URL"), "https://github.com"), "/") + "/" + r
 	}
+	if id := c.Getenv("GITHUB_RUN_ID"); id != "" {
+		o.RunID = id + "-" + cmp.Or(c.Getenv("GITHUB_RUN_ATTEMPT"), "1")
+	}
 	return o
 }
 

@@ -16,6 +16,9 @@ type Entry struct {
 	// Subjects are the record's subjects with a SHA-256 digest, such as
 	// the plan.
 	Subjects []Subject
+	// Version is the predicate's version: 1 or 2. A v1 record lacks the
+	// fields that v2 added.
+	Version int
 	Predicate
 }
 
@@ -77,7 +80,7 @@ func (v *Verifier) Read(ctx context.Context, store Store) ([]Entry, error) {
 	}
 	entries := make([]Entry, 0, len(records))
 	for _, r := range records {
-		entries = append(entries, Entry{Key: r.key, Commit: r.st.commit, Subjects: r.st.subjects, Predicate: r.st.predicate})
+		entries = append(entries, Entry{Key: r.key, Commit: r.st.commit, Subjects: r.st.subjects, Version: r.st.version, Predicate: r.st.predicate})
 	}
 	return entries, nil
 }

@@ -77,7 +77,10 @@ type Environment struct {
 	// Soak is how long a service must have been promoted in the previous
 	// environment before it may enter this one.
 	Soak time.Duration
-	Pos  Pos
+	// Freeze lists the change-freeze windows in which promotions into
+	// this environment need a break-glass reason (see docs/gates.md).
+	Freeze []Freeze
+	Pos    Pos
 }
 
 // GitHubName returns the GitHub environment a service deploys into here.

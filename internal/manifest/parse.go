@@ -200,6 +200,7 @@ func (d *decoder) environments(n *yaml.Node, m *Manifest) {
 							d.errorf(resolveAliases(n), "%s.gate.soak: the first environment has no previous one to soak in; remove it", what)
 						}
 					},
+					"freeze": func(n *yaml.Node) { d.freezes(n, what+".gate.freeze", &env) },
 				})
 			},
 		})

@@ -17,26 +17,32 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the shipped Rego files as opa fmt lays them out")
 
+// shippedRoots are the policy roots shipped in policies.FS: mesh/ for
+// promote mesh check, gates/ for promote gate check.
+var shippedRoots = []string{"mesh", "gates"}
+
 // TestShippedPolicies runs the OPA tests of the shipped policies, so that
 // `go test` (and `make test`) fails when one of them does.
 func TestShippedPolicies(t *testing.T) {
 	t.Parallel()
-	results, err := Test(context.Background(), policies.FS, "mesh", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(results) == 0 {
-		t.Fatal("Test(policies.FS) found no Rego tests in mesh/")
-	}
-	for _, r := range results {
-		if !r.Passed() {
-			t.Errorf("%s", r)
-			if r.Output != "" {
-				t.Logf("%s printed:\n%s", r.Name, r.Output)
+	for _, root := range shippedRoots {
+		results, err := Test(context.Background(), policies.FS, root, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(results) == 0 {
+			t.Fatalf("Test(policies.FS) found no Rego tests in %s/", root)
+		}
+		for _, r := range results {
+			if !r.Passed() {
+				t.Errorf("%s", r)
+				if r.Output != "" {
+					t.Logf("%s printed:\n%s", r.Name, r.Output)
+				}
 			}
 		}
+		t.Logf("%s: %d Rego tests", root, len(results))
 	}
-	t.Logf("%d Rego tests", len(results))
 }
 
 // TestShippedPoliciesStrict compiles the shipped policies and their tests in
@@ -44,17 +50,19 @@ func TestShippedPolicies(t *testing.T) {
 // built-ins), which user policies are not held to.
 func TestShippedPoliciesStrict(t *testing.T) {
 	t.Parallel()
-	srcs, err := read(policies.FS, "mesh", nil, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	modules, err := parse(srcs)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := newCompiler(false).WithStrict(true)
-	if c.Compile(modules); c.Failed() {
-		t.Fatal(&CompileError{Problems: problems(c.Errors)})
+	for _, root := range shippedRoots {
+		srcs, err := read(policies.FS, root, nil, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		modules, err := parse(srcs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newCompiler(false).WithStrict(true)
+		if c.Compile(modules); c.Failed() {
+			t.Fatal(&CompileError{Problems: problems(c.Errors)})
+		}
 	}
 }
 
@@ -63,9 +71,13 @@ func TestShippedPoliciesStrict(t *testing.T) {
 // the files in place.
 func TestShippedPoliciesFormatted(t *testing.T) {
 	t.Parallel()
-	files, err := fs.Glob(policies.FS, "mesh/*.rego")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no Rego files in policies.FS: %v", err)
+	var files []string
+	for _, root := range shippedRoots {
+		matches, err := fs.Glob(policies.FS, root+"/*.rego")
+		if err != nil || len(matches) == 0 {
+			t.Fatalf("no Rego files in policies.FS/%s: %v", root, err)
+		}
+		files = append(files, matches...)
 	}
 	for _, name := range files {
 		src, err := fs.ReadFile(policies.FS, name)

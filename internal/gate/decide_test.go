@@ -1,0 +1,260 @@
+package gate
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"path/filepath"
+	"slices"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/promote-dev/promote/internal/evidence"
+	"github.com/promote-dev/promote/internal/githubtest"
+	"github.com/promote-dev/promote/internal/sign"
+)
+
+// bubbleManifest freezes production on Saturdays from midnight to 02:00 in
+// Berlin: a synctest bubble starts on Saturday 1 January 2000 at midnight
+// UTC, 01:00 in Berlin, so the window closes an hour in.
+const bubbleManifest = `version: 1
+environments:
+  - name: staging
+  - name: production
+    protected: true
+    gate:
+      soak: 30m
+      freeze:
+        - {name: saturday-night, days: [sat], from: "00:00", to: "02:00", timezone: Europe/Berlin}
+services:
+  api:
+    paths: ["api/**"]
+    mesh: api/mesh
+    deploy: {command: ./deploy.sh}
+`
+
+// results maps each policy to the result of its reason.
+func results(d Decision) map[string]string {
+	m := map[string]string{}
+	for _, r := range d.Reasons {
+		if m[r.Policy] == "" || rank(r.Result) > rank(m[r.Policy]) {
+			m[r.Policy] = r.Result
+		}
+	}
+	return m
+}
+
+// TestSoakAndFreeze promotes api into production as time passes: the soak
+// and the freeze window deny, each until its end, which RetryAt names;
+// break-glass turns the freeze into a warning; every decision is sealed
+// with its input.
+func TestSoakAndFreeze(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		w := newWorld(t, githubtest.Options{})
+		t0 := time.Now()
+		w.deploy("staging", "in_progress", "success")
+		w.meshCheck("api", "passed")
+		g := w.gate(bubbleManifest)
+		target := Target{Service: "api", Environment: "production", Commit: w.commit, Actor: "alice"}
+		glass := target
+		glass.BreakGlass = "INC-42: roll forward the payment fix"
+
+		steps := []struct {
+			at      time.Duration
+			target  Target
+			want    string
+			results map[string]string
+			retryAt time.Duration // from t0; -1 for none
+		}{
+			{0, target, Deny, map[string]string{"soak": Deny, "freeze": Deny}, time.Hour},
+			{0, glass, Deny, map[string]string{"soak": Deny, "freeze": Warn}, 30 * time.Minute},
+			{30*time.Minute - time.Second, glass, Deny, map[string]string{"soak": Deny, "freeze": Warn}, 30 * time.Minute},
+			{30 * time.Minute, glass, Warn, map[string]string{"soak": Allow, "freeze": Warn}, -1},
+			{30 * time.Minute, target, Deny, map[string]string{"soak": Allow, "freeze": Deny}, time.Hour},
+			{time.Hour, target, Allow, map[string]string{"soak": Allow, "freeze": Allow}, -1},
+		}
+		var outcomes []string
+		for i, s := range steps {
+			time.Sleep(time.Until(t0.Add(s.at)))
+			d, err := g.Decide(ctx, s.target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkInput(t, d.Input)
+			got := results(d)
+			for _, p := range []string{"previous-succeeded", "mesh-check", "chain-verified", "sandbox"} {
+				if got[p] != Allow {
+					t.Errorf("step %d: %s = %q, want allow; reasons %+v", i, p, got[p], d.Reasons)
+				}
+			}
+			if d.Result != s.want || got["soak"] != s.results["soak"] || got["freeze"] != s.results["freeze"] {
+				t.Errorf("step %d at +%v: Decide = %s (soak %s, freeze %s), want %s (soak %s, freeze %s)", i, s.at,
+					d.Result, got["soak"], got["freeze"], s.want, s.results["soak"], s.results["freeze"])
+			}
+			wantRetry := time.Time{}
+			if s.retryAt >= 0 {
+				wantRetry = t0.Add(s.retryAt)
+			}
+			if !d.RetryAt.Equal(wantRetry) {
+				t.Errorf("step %d: RetryAt = %v, want %v", i, d.RetryAt, wantRetry)
+			}
+			if d.BreakGlass != s.target.BreakGlass {
+				t.Errorf("step %d: BreakGlass = %q, want %q", i, d.BreakGlass, s.target.BreakGlass)
+			}
+			if d.Sealed == nil {
+				t.Fatalf("step %d: the decision was not sealed", i)
+			}
+			outcomes = append(outcomes, d.Sealed.Outcome)
+		}
+		if want := []string{"rejected", "rejected", "rejected", "approved", "rejected", "approved"}; !slices.Equal(outcomes, want) {
+			t.Errorf("sealed outcomes = %q, want %q", outcomes, want)
+		}
+
+		// Each gate record covers its input, which the store holds.
+		entries, err := (&evidence.Verifier{Keys: w.keys}).Read(ctx, w.store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gates := 0
+		for _, e := range entries {
+			if e.Kind != evidence.KindGate {
+				continue
+			}
+			gates++
+			digest := e.Subject(InputSubject)
+			blob, err := w.store.Read(ctx, evidence.ReportsPrefix+digest+".json")
+			if err != nil {
+				t.Fatalf("record %d: its input: %v", e.Seq, err)
+			}
+			if sum := sha256.Sum256(blob); hex.EncodeToString(sum[:]) != digest {
+				t.Errorf("record %d: the stored input does not hash to its subject", e.Seq)
+			}
+		}
+		if gates != len(steps) {
+			t.Errorf("%d gate records, want %d", gates, len(steps))
+		}
+	})
+}
+
+// TestDenials covers the facts that deny: no success in the previous
+// environment, a failed or missing mesh check, a chain that does not
+// verify. None is time-bound, so RetryAt stays zero.
+func TestDenials(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		what    string
+		setup   func(w *world)
+		results map[string]string
+	}{
+		{
+			what:    "staging failed",
+			setup:   func(w *world) { w.deploy("staging", "in_progress", "failure"); w.meshCheck("api", "passed") },
+			results: map[string]string{"previous-succeeded": Deny, "soak": Allow, "mesh-check": Allow},
+		},
+		{
+			what: "staging succeeded by the evidence alone",
+			setup: func(w *world) {
+				w.meshCheck("api", "passed")
+				now := time.Now().Add(-time.Hour)
+				if err := w.seal(context.Background(), []evidence.Record{{
+					Kind: evidence.KindPromotion, Commit: w.commit, Service: "api", Environment: "staging", Node: "api@staging",
+					Actor: "ci", Approvers: []string{}, StartedAt: now, FinishedAt: now, Outcome: "succeeded", Attempts: 1,
+				}}, nil); err != nil {
+					t.Fatal(err)
+				}
+			},
+			results: map[string]string{"previous-succeeded": Allow, "soak": Allow, "mesh-check": Allow},
+		},
+		{
+			what:    "mesh check failed",
+			setup:   func(w *world) { w.deploy("staging", "success"); w.meshCheck("api", "failed") },
+			results: map[string]string{"previous-succeeded": Allow, "mesh-check": Deny, "chain-verified": Allow},
+		},
+		{
+			what:    "no mesh check",
+			setup:   func(w *world) { w.deploy("staging", "success") },
+			results: map[string]string{"mesh-check": Deny},
+		},
+		{
+			what: "a record signed by a stranger",
+			setup: func(w *world) {
+				w.deploy("staging", "success")
+				w.meshCheck("api", "passed")
+				stranger, _, err := sign.LoadOrCreateLocal(filepath.Join(t.TempDir(), "stranger.pem"), sign.AlgorithmEd25519)
+				if err != nil {
+					t.Fatal(err)
+				}
+				now := time.Now()
+				if _, err := evidence.Append(context.Background(), w.store, stranger, []evidence.Record{{
+					Kind: evidence.KindMeshCheck, Commit: w.commit, Service: "api", Environment: "staging", Node: "api@staging",
+					Actor: "mallory", Approvers: []string{}, StartedAt: now, FinishedAt: now, Outcome: "passed",
+				}}); err != nil {
+					t.Fatal(err)
+				}
+			},
+			results: map[string]string{"previous-succeeded": Allow, "chain-verified": Deny, "mesh-check": Allow},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.what, func(t *testing.T) {
+			t.Parallel()
+			synctest.Test(t, func(t *testing.T) {
+				w := newWorld(t, githubtest.Options{})
+				tt.setup(w)
+				// Past the freeze window and any soak.
+				time.Sleep(2 * time.Hour)
+				d, err := w.gate(bubbleManifest).Decide(context.Background(), Target{Service: "api", Environment: "production", Commit: w.commit})
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkInput(t, d.Input)
+				got := results(d)
+				for p, want := range tt.results {
+					if got[p] != want {
+						t.Errorf("%s = %q, want %q; reasons %+v", p, got[p], want, d.Reasons)
+					}
+				}
+				want := Allow
+				for _, r := range tt.results {
+					if r == Deny {
+						want = Deny
+					}
+				}
+				if d.Result != want || !d.RetryAt.IsZero() {
+					t.Errorf("Decide = %s, RetryAt %v, want %s and no retry", d.Result, d.RetryAt, want)
+				}
+			})
+		})
+	}
+}
+
+// TestReasonsLink checks that reasons link to what they are about.
+func TestReasonsLink(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		w := newWorld(t, githubtest.Options{})
+		w.deploy("staging", "success")
+		w.meshCheck("api", "failed")
+		d, err := w.gate(bubbleManifest).Decide(context.Background(), Target{Service: "api", Environment: "production", Commit: w.commit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		links := map[string]string{}
+		for _, r := range d.Reasons {
+			if r.Result != Allow {
+				links[r.Policy] = r.Link
+			}
+		}
+		want := map[string]string{
+			"mesh-check": "file://" + filepath.Join(w.store.Dir(), "records/00000000000000000001.dsse.json"),
+			"soak":       "https://github.com/acme/app/deployments/staging",
+			"freeze":     "https://github.com/acme/app/commit/" + w.commit,
+		}
+		if diff := cmp.Diff(want, links); diff != "" {
+			t.Errorf("links of the findings (-want +got):\n%s", diff)
+		}
+	})
+}
