@@ -241,7 +241,7 @@ func (s *Server) decide(ctx context.Context, j *job) {
 	}
 	start := time.Now()
 	due := j.DueAt
-	if j.Commit == "" || j.Actor == "" {
+	if j.Commit == "" || j.Actor == "" || j.Service == "" {
 		if err := s.fillFromRun(ctx, j); err != nil {
 			if ctx.Err() == nil {
 				s.decideFailed(j, fmt.Errorf("reading run %d: %w", j.RunID, err))
@@ -303,8 +303,9 @@ func (s *Server) decideFailed(j *job, err error) {
 	}
 }
 
-// fillFromRun reads the commit and actor of a delivery without a
-// deployment from its run.
+// fillFromRun reads what the delivery did not say from its run: the
+// commit and actor when it had no deployment, the service when no
+// Promote payload named it (from the run's title, "deploy SERVICE to …").
 func (s *Server) fillFromRun(ctx context.Context, j *job) error {
 	c, err := s.client(ctx, j.Owner, j.Repo, j.InstallationID)
 	if err != nil {
@@ -324,6 +325,9 @@ func (s *Server) fillFromRun(ctx context.Context, j *job) error {
 		if j.Actor == "" {
 			j.Actor = run.GetActor().GetLogin()
 		}
+	}
+	if j.Service == "" {
+		j.Service = serviceFromTitle(run.GetDisplayTitle())
 	}
 	return nil
 }

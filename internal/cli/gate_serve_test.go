@@ -1,0 +1,175 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/json"
+	"encoding/pem"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/promote-dev/promote/internal/githubtest"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server's logging goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestGateServe runs `promote gate serve` end to end: a GitHub App's
+// deployment_protection_rule delivery, decided by the shipped gate
+// policies, answered to the in-memory GitHub as the App. The commit never
+// succeeded in staging, so production is refused, with the policy's reason.
+func TestGateServe(t *testing.T) {
+	t.Parallel()
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyPEM := pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)})
+	gh := githubtest.New(githubtest.Options{App: &githubtest.App{ID: 77, InstallationID: 880, PublicKey: &key.PublicKey}})
+	defer gh.Close()
+	gh.AddEnvironment("staging", githubtest.Protection{})
+	gh.AddEnvironment("production", githubtest.Protection{CustomRule: true})
+	gh.AddWorkflow("deploy.yml", githubtest.Workflow{
+		RunName: "deploy ${{ inputs.service }} to ${{ inputs.environment }}",
+		Inputs:  []string{"service", "environment"}, Environment: "${{ inputs.environment }}",
+		Script: func(map[string]string) githubtest.RunScript { return githubtest.RunScript{Duration: time.Hour} },
+	})
+
+	dir := t.TempDir()
+	manifestPath := filepath.Join(dir, "promotion.yaml")
+	os.WriteFile(manifestPath, []byte(`version: 1
+environments:
+  - name: staging
+  - name: production
+    protected: true
+services:
+  api:
+    paths: ["api/**"]
+    deploy: {command: ./deploy.sh}
+  web:
+    paths: ["web/**"]
+    deploy: {command: ./deploy.sh}
+`), 0o644)
+	const secret = "s3cr3t"
+	env := map[string]string{
+		"GITHUB_API_URL": gh.URL(), "GITHUB_REPOSITORY": "acme/app",
+		"PROMOTE_APP_ID": "77", "PROMOTE_APP_PRIVATE_KEY": string(keyPEM), "PROMOTE_APP_INSTALLATION_ID": "880",
+		"PROMOTE_WEBHOOK_SECRET": secret,
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+
+	var stdout, stderr syncBuffer
+	c := &Command{Stdin: strings.NewReader(""), Stdout: &stdout, Stderr: &stderr, Getenv: func(k string) string { return env[k] }}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	code := make(chan int, 1)
+	go func() {
+		code <- c.Main(ctx, []string{"gate", "serve", "--manifest", manifestPath, "--listen", addr, "--db", filepath.Join(dir, "gate.db"), "--reconcile-every", "0"})
+	}()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get("http://" + addr + "/readyz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		select {
+		case c := <-code:
+			t.Fatalf("gate serve exited with %d:\n%s", c, stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("gate serve never became ready:\n%s", stderr.String())
+		}
+	}
+
+	req, _ := http.NewRequest("POST", gh.URL()+"repos/acme/app/actions/workflows/deploy.yml/dispatches",
+		strings.NewReader(`{"ref":"main","inputs":{"service":"api","environment":"production"},"return_run_details":true}`))
+	req.Header.Set("Authorization", "Bearer dispatcher")
+	resp, err := gh.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var run struct {
+		ID int64 `json:"workflow_run_id"`
+	}
+	json.NewDecoder(resp.Body).Decode(&run)
+	resp.Body.Close()
+	body, err := gh.ProtectionRuleEvent(run.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac := hmac.New(sha256.New, []byte(secret))
+	mac.Write(body)
+	hook, _ := http.NewRequest("POST", "http://"+addr+"/webhook", bytes.NewReader(body))
+	hook.Header.Set("Content-Type", "application/json")
+	hook.Header.Set("X-GitHub-Event", "deployment_protection_rule")
+	hook.Header.Set("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+	hook.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err = http.DefaultClient.Do(hook)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("delivery: %s\n%s", resp.Status, stderr.String())
+	}
+
+	var answer githubtest.ProtectionRuleReview
+	for deadline := time.Now().Add(30 * time.Second); answer.State == ""; time.Sleep(20 * time.Millisecond) {
+		for _, r := range gh.Runs() {
+			if r.ID == run.ID && len(r.ProtectionRuleReviews) > 0 {
+				answer = r.ProtectionRuleReviews[0]
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no answer to the protection rule:\n%s", stderr.String())
+		}
+	}
+	if answer.State != "rejected" || answer.User != "promote-gate[bot]" || !strings.Contains(answer.Comment, "promote gate: deny") || !strings.Contains(answer.Comment, "staging") {
+		t.Errorf("answer = %+v, want a rejection by the App naming staging", answer)
+	}
+	cancel()
+	if got := <-code; got != ExitOK {
+		t.Errorf("gate serve exited with %d after SIGTERM, want 0:\n%s", got, stderr.String())
+	}
+	if strings.Contains(stderr.String(), secret) || strings.Contains(stderr.String(), "PRIVATE KEY") {
+		t.Error("the logs contain the webhook secret or the App's key")
+	}
+	if !strings.Contains(stderr.String(), `"msg":"decided"`) {
+		t.Errorf("no structured log of the decision:\n%s", stderr.String())
+	}
+	t.Logf("answer: %s %q", answer.State, answer.Comment)
+}
