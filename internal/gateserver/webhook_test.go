@@ -15,6 +15,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/promote-dev/promote/internal/manifest"
 )
 
 // TestBadDeliveries sends 1,000 forged, replayed, truncated, oversized and
@@ -251,4 +253,50 @@ func FuzzParseDelivery(f *testing.F) {
 			t.Fatalf("accepted callback %q: %v", d.CallbackURL, err)
 		}
 	})
+}
+
+// TestResolve maps GitHub environments to the manifest's service and
+// environment, and refuses what it cannot tell.
+func TestResolve(t *testing.T) {
+	t.Parallel()
+	m, err := manifest.Parse("promotion.yaml", []byte(`version: 1
+environments:
+  - name: staging
+  - name: production
+    github_environment: "{service}-prod"
+services:
+  api: {paths: ["api/**"], deploy: {command: ./d}}
+  web: {paths: ["web/**"], deploy: {command: ./d}}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		service, ghEnv, wantSvc, wantEnv, wantErr string
+	}{
+		{ghEnv: "web-prod", wantSvc: "web", wantEnv: "production"},
+		{ghEnv: "API-PROD", wantSvc: "api", wantEnv: "production"},
+		{service: "api", ghEnv: "staging", wantSvc: "api", wantEnv: "staging"},
+		{ghEnv: "staging", wantErr: "several services"},
+		{ghEnv: "qa", wantErr: "no service"},
+		{service: "api", ghEnv: "web-prod", wantErr: `no environment of service "api"`},
+	} {
+		svc, env, err := resolve(m, tc.service, tc.ghEnv)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Errorf("resolve(%q, %q) = %v, want an error with %q", tc.service, tc.ghEnv, err, tc.wantErr)
+			}
+			continue
+		}
+		if err != nil || svc != tc.wantSvc || env != tc.wantEnv {
+			t.Errorf("resolve(%q, %q) = %q, %q, %v; want %q, %q", tc.service, tc.ghEnv, svc, env, err, tc.wantSvc, tc.wantEnv)
+		}
+	}
+	for title, want := range map[string]string{
+		"deploy api to production #12": "api", "deploy api": "", "Deploy": "", "deploy a b to c": "",
+	} {
+		if got := serviceFromTitle(title); got != want {
+			t.Errorf("serviceFromTitle(%q) = %q, want %q", title, got, want)
+		}
+	}
 }
