@@ -173,3 +173,17 @@ services:
 	}
 	t.Logf("answer: %s %q", answer.State, answer.Comment)
 }
+
+// TestGateAppMesh checks the example Deployment's mesh YAML with the
+// platform's: it must pass promote mesh check. Its one warning is the
+// ingress gateway's identity, which Istio's installation defines.
+func TestGateAppMesh(t *testing.T) {
+	t.Parallel()
+	r := promote(t, nil, "mesh", "check", "../../examples/platform/mesh", "../../examples/gate-app/k8s")
+	if r.code != ExitOK || strings.Contains(r.stdout, ": error:") {
+		t.Fatalf("promote mesh check of examples/gate-app exited %d:\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "12 resources in 3 files") {
+		t.Errorf("mesh check did not read the example: %s", r.stdout)
+	}
+}
