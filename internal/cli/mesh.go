@@ -370,11 +370,18 @@ func (c *Command) meshManifest(rt *actions.Runtime, o meshOptions) (*manifest.Ma
 // together with the shipped policies and their library, with the OPA that
 // mesh check uses, as `opa test` would without a copy of the library.
 func (c *Command) meshTestPolicies(ctx context.Context, args []string) error {
-	usage := "mesh test-policies [-v] [DIR ...]\n\n" +
+	return c.testPolicies(ctx, args, "mesh", "mesh", "data.promote.mesh.istio")
+}
+
+// testPolicies runs `promote <command> test-policies`: the Rego tests of
+// the policies in each DIR of args, with the shipped policies under root
+// and their library loaded.
+func (c *Command) testPolicies(ctx context.Context, args []string, command, root, library string) error {
+	usage := command + " test-policies [-v] [DIR ...]\n\n" +
 		"Runs the Rego tests (*_test.rego) of the policies in each DIR, with Promote's shipped\n" +
-		"policies and their library (data.promote.mesh.istio) loaded, as mesh check loads them.\n" +
+		"policies and their library (" + library + ") loaded, as " + command + " check loads them.\n" +
 		"Without DIRs it runs the shipped policies' own tests."
-	fs := c.flags("mesh test-policies", usage)
+	fs := c.flags(command+" test-policies", usage)
 	verbose := fs.Bool("v", false, "also list the tests that pass, and what each printed")
 	fs.Usage = func() { // not an action: no inputs
 		fmt.Fprintf(c.Stderr, "Usage: promote %s\n\nFlags:\n", usage)
@@ -385,10 +392,10 @@ func (c *Command) meshTestPolicies(ctx context.Context, args []string) error {
 		if errors.Is(err, flag.ErrHelp) {
 			return err
 		}
-		return badInput(fmt.Errorf("%w (see promote mesh test-policies -h)", err))
+		return badInput(fmt.Errorf("%w (see promote %s test-policies -h)", err, command))
 	}
 	dirs := fs.Args()
-	results, err := policy.Test(ctx, policies.FS, "mesh", dirs)
+	results, err := policy.Test(ctx, policies.FS, root, dirs)
 	if err != nil {
 		return badInput(err)
 	}

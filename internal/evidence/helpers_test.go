@@ -129,6 +129,8 @@ func testRecord(i int) Record {
 	case KindGate:
 		r.Outcome = "approved"
 		r.Approvers = []string{"alice"}
+		r.Decision = gateDecision(i)
+		r.Subjects = append(r.Subjects, Subject{Name: GateInputSubject, SHA256: r.Decision.InputSHA256})
 	case KindMeshCheck:
 		r.Outcome = "passed"
 		r.MeshReportSHA256 = fmt.Sprintf("%064x", 0xbeef+i)

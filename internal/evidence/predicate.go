@@ -47,7 +47,7 @@ type predicateField struct {
 
 // predicateFields lists every field the decoder accepts, in the order of
 // Predicate's fields.
-var predicateFields = slices.Concat(v1Fields, runFields, meshFields)
+var predicateFields = slices.Concat(v1Fields, runFields, meshFields, decisionFields)
 
 // predicateNames are predicateFields' names, for jsonReader.fields.
 var predicateNames = func() []string {

@@ -127,6 +127,8 @@ type Record struct {
 	Run *RunSummary
 	// Mesh is a mesh check's findings in figures.
 	Mesh *MeshSummary
+	// Decision is a gate's decision, with the digest of its input.
+	Decision *Decision
 }
 
 // Subject is an artifact or report that a record covers.
@@ -328,4 +330,5 @@ type Predicate struct {
 	APIRequests         int          `json:"api_requests,omitempty"`
 	Run                 *RunSummary  `json:"run,omitempty"`
 	Mesh                *MeshSummary `json:"mesh,omitempty"`
+	Decision            *Decision    `json:"decision,omitempty"`
 }

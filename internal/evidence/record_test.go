@@ -154,9 +154,9 @@ func TestStatementsAreInToto(t *testing.T) {
 				got = append(got, subject{d.GetName(), alg, digest})
 			}
 		}
-		want := []subject{
-			{"git+https://github.com/promote-dev/promote@" + r.Commit, "gitCommit", r.Commit},
-			{"plan.json", "sha256", r.Subjects[0].SHA256},
+		want := []subject{{"git+https://github.com/promote-dev/promote@" + r.Commit, "gitCommit", r.Commit}}
+		for _, sub := range r.Subjects {
+			want = append(want, subject{sub.Name, "sha256", sub.SHA256})
 		}
 		if r.MeshReportSHA256 != "" {
 			want = append(want, subject{"mesh-report", "sha256", r.MeshReportSHA256})

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -125,7 +127,7 @@ func TestSoakAndFreeze(t *testing.T) {
 				continue
 			}
 			gates++
-			digest := e.Subject(InputSubject)
+			digest := e.Subject(evidence.GateInputSubject)
 			blob, err := w.store.Read(ctx, evidence.ReportsPrefix+digest+".json")
 			if err != nil {
 				t.Fatalf("record %d: its input: %v", e.Seq, err)
@@ -255,6 +257,83 @@ func TestReasonsLink(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, links); diff != "" {
 			t.Errorf("links of the findings (-want +got):\n%s", diff)
+		}
+	})
+}
+
+// TestReplay replays sealed decisions: the same policies give the same
+// decisions; a policy added since gives another, which Replay reports; an
+// input changed in the store is refused.
+func TestReplay(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		w := newWorld(t, githubtest.Options{})
+		w.deploy("staging", "success")
+		w.meshCheck("api", "passed")
+		g := w.gate(bubbleManifest)
+		target := Target{Service: "api", Environment: "production", Commit: w.commit}
+		var decided []Decision
+		for _, at := range []time.Duration{0, time.Hour} {
+			time.Sleep(at)
+			d, err := g.Decide(ctx, target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			decided = append(decided, d)
+		}
+		// Later, on another clock: the replay judges the sealed input.
+		time.Sleep(72 * time.Hour)
+
+		replayed, err := Replay(ctx, g.engine, w.store, w.keys, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(replayed) != 2 {
+			t.Fatalf("Replay replayed %d decisions, want 2", len(replayed))
+		}
+		for i, r := range replayed {
+			if !r.Same || r.Replayed.Result != decided[i].Result || !slices.EqualFunc(r.Replayed.Reasons, decided[i].Reasons, func(a, b Reason) bool { return a == b }) {
+				t.Errorf("replay of record %d = %s %+v, want the sealed %s %+v", r.Seq, r.Replayed.Result, r.Replayed.Reasons, decided[i].Result, decided[i].Reasons)
+			}
+		}
+		one, err := Replay(ctx, g.engine, w.store, w.keys, replayed[1].Seq)
+		if err != nil || len(one) != 1 || one[0].Seq != replayed[1].Seq || !one[0].Same {
+			t.Errorf("Replay(seq %d) = %+v, %v; want that record, the same", replayed[1].Seq, one, err)
+		}
+		if _, err := Replay(ctx, g.engine, w.store, w.keys, 1); err == nil || !strings.Contains(err.Error(), "without a gate decision") {
+			t.Errorf("Replay(the mesh-check record) error = %v, want one saying it holds no decision", err)
+		}
+
+		// A stricter policy decides otherwise.
+		strict := t.TempDir()
+		if err := os.WriteFile(filepath.Join(strict, "weekend.rego"), []byte(`package promote.gates.weekend
+
+findings contains {"rule": "no-friday", "severity": "error", "resource": "target", "message": "never"}
+`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		engine, err := LoadPolicies(ctx, []string{strict})
+		if err != nil {
+			t.Fatal(err)
+		}
+		replayed, err = Replay(ctx, engine, w.store, w.keys, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if replayed[1].Same || replayed[1].Replayed.Result != Deny {
+			t.Errorf("replay under a stricter policy = %s, same %v; want deny, differing", replayed[1].Replayed.Result, replayed[1].Same)
+		}
+
+		// The store's copy of an input is changed.
+		key := filepath.Join(w.store.Dir(), evidence.ReportsPrefix+replayed[0].Sealed.InputSHA256+".json")
+		if err := os.Chmod(key, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(key, []byte(`{"version": 1}`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := Replay(ctx, g.engine, w.store, w.keys, 0); err == nil || !strings.Contains(err.Error(), "does not hash") {
+			t.Errorf("Replay() of a changed input error = %v, want one saying it does not hash", err)
 		}
 	})
 }

@@ -8,12 +8,10 @@ import (
 	"github.com/promote-dev/promote/internal/evidence"
 )
 
-// InputSubject names the subject of a gate record that is the gate input
-// the decision was made on; its bytes are stored as reports/<sha256>.json.
-const InputSubject = "gate-input.json"
-
-// record is the evidence of decision d on input in, and the blob it covers.
-// Warn seals as approved: the gate let the promotion through.
+// record is the evidence of decision d on input in (predicate v2 field
+// decision), and the blob it covers: the input, as the subject
+// evidence.GateInputSubject, stored as reports/<sha256>.json. Warn seals as
+// approved: the gate let the promotion through.
 func (g *Gate) record(in *Input, d Decision) (evidence.Record, map[string][]byte) {
 	sum := sha256.Sum256(d.Input)
 	digest := hex.EncodeToString(sum[:])
@@ -21,7 +19,7 @@ func (g *Gate) record(in *Input, d Decision) (evidence.Record, map[string][]byte
 	rec := evidence.Record{
 		Kind:        evidence.KindGate,
 		Commit:      in.Target.Commit,
-		Subjects:    []evidence.Subject{{Name: InputSubject, SHA256: digest}},
+		Subjects:    []evidence.Subject{{Name: evidence.GateInputSubject, SHA256: digest}},
 		Service:     in.Target.Service,
 		Environment: in.Target.Environment,
 		Node:        in.Target.Node,
@@ -42,6 +40,10 @@ func (g *Gate) record(in *Input, d Decision) (evidence.Record, map[string][]byte
 	}
 	if d.Result == Deny {
 		rec.Outcome = "rejected"
+	}
+	rec.Decision = &evidence.Decision{Result: d.Result, Reasons: []evidence.DecisionReason{}, InputSHA256: digest, BreakGlass: d.BreakGlass}
+	for _, r := range d.Reasons {
+		rec.Decision.Reasons = append(rec.Decision.Reasons, evidence.DecisionReason{Policy: r.Policy, Result: r.Result, Message: r.Message})
 	}
 	return rec, map[string][]byte{evidence.ReportsPrefix + digest + ".json": d.Input}
 }
