@@ -60,9 +60,8 @@ func subcommands() []subcommand {
 		{"plan", "compute the promotion plan of a manifest and show it", runPlan},
 		{"run", "promote: deploy the plan's nodes in dependency order, in parallel", runRun},
 		{"mesh", "check Istio YAML (schema, Istio's rules, analysis, Rego policies); test your policies", runMesh},
-		{"gate", "serve a GitHub App's custom deployment protection rule (gate serve)", runGate},
 		{"evidence", "verify the evidence chain, print its public keys, check its S3 bucket", runEvidence},
-		{"gate", "decide whether a commit may enter an environment; review a waiting run; replay a sealed decision", runGate},
+		{"gate", "decide whether a commit may enter an environment; review a waiting run; replay a sealed decision; serve a GitHub App's protection rule", runGate},
 		{"schema", "print the JSON Schema of promotion.yaml", runSchema},
 		{"version", "print promote's version", runVersion},
 	}

@@ -3,7 +3,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"net"
@@ -19,21 +18,6 @@ import (
 	"github.com/promote-dev/promote/internal/github"
 	"github.com/promote-dev/promote/internal/manifest"
 )
-
-// gateUsage lists promote gate's subcommands.
-const gateUsage = "usage: promote gate serve [flags] (see promote gate serve -h)"
-
-// runGate runs promote gate's subcommands.
-func runGate(ctx context.Context, c *Command, rt *actions.Runtime, args []string) error {
-	if len(args) > 0 && args[0] == "serve" {
-		return c.runGateServe(ctx, rt, args[1:])
-	}
-	if len(args) > 0 && (args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
-		fmt.Fprintln(c.Stderr, gateUsage)
-		return flag.ErrHelp
-	}
-	return badInput(errors.New(gateUsage))
-}
 
 type gateServeOptions struct {
 	manifest, repository, listen, db string
