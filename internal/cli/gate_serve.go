@@ -149,6 +149,9 @@ func (c *Command) secret(file string) ([]byte, error) {
 // appConfig reads the App's credentials as every command does
 // (github.ConfigFromEnv), with the repository and key file from the flags.
 func (c *Command) appConfig(o gateServeOptions) (github.Config, error) {
+	if strings.TrimSpace(c.Getenv("PROMOTE_APP_ID")) == "" {
+		return github.Config{}, errAppNeeded
+	}
 	var key string
 	if o.keyFile != "" {
 		b, err := os.ReadFile(o.keyFile)
@@ -172,7 +175,9 @@ func (c *Command) appConfig(o gateServeOptions) (github.Config, error) {
 		return github.Config{}, err
 	}
 	if cfg.AppID == 0 {
-		return github.Config{}, errors.New("gate serve answers as a GitHub App: set PROMOTE_APP_ID and PROMOTE_APP_PRIVATE_KEY (or --app-private-key-file)")
+		return github.Config{}, errAppNeeded
 	}
 	return cfg, nil
 }
+
+var errAppNeeded = errors.New("gate serve answers as a GitHub App, which alone may answer its protection rule: set PROMOTE_APP_ID and PROMOTE_APP_PRIVATE_KEY (or --app-private-key-file)")

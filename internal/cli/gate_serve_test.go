@@ -187,3 +187,26 @@ func TestGateAppMesh(t *testing.T) {
 		t.Errorf("mesh check did not read the example: %s", r.stdout)
 	}
 }
+
+// TestGateServeBadInput: what gate serve needs, missing, is exit 2 with
+// what to set.
+func TestGateServeBadInput(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		what string
+		env  map[string]string
+		args []string
+		want string
+	}{
+		{"no secret", nil, nil, "no webhook secret"},
+		{"no app", map[string]string{"PROMOTE_WEBHOOK_SECRET": "x", "GITHUB_TOKEN": "t"}, []string{"--repository", "a/b"}, "gate serve answers as a GitHub App"},
+		{"an unreadable secret file", nil, []string{"--webhook-secret-file", "/no/such/file"}, "--webhook-secret-file"},
+		{"a bad log format", nil, []string{"--log-format", "xml"}, `--log-format "xml"`},
+		{"a bad app id", map[string]string{"PROMOTE_WEBHOOK_SECRET": "x", "PROMOTE_APP_ID": "abc", "PROMOTE_APP_PRIVATE_KEY": "k"}, []string{"--repository", "a/b"}, `PROMOTE_APP_ID "abc"`},
+	} {
+		r := promote(t, func(k string) string { return tc.env[k] }, append([]string{"gate", "serve"}, tc.args...)...)
+		if r.code != ExitBadInput || !strings.Contains(r.stderr, tc.want) {
+			t.Errorf("%s: exit %d, stderr %q; want 2 and %q", tc.what, r.code, r.stderr, tc.want)
+		}
+	}
+}
