@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/promote-dev/promote/internal/githubtest"
+	bolt "go.etcd.io/bbolt"
 )
 
 // TestDecisionsAnswered delivers one request per decision and checks the
@@ -475,4 +476,49 @@ func TestServe(t *testing.T) {
 	if _, err := http.Get("http://" + ln.Addr().String() + "/healthz"); err == nil {
 		t.Error("the server still answers after shutdown")
 	}
+}
+
+// TestPrune: answered jobs older than the retention go, with their GUIDs;
+// pending ones stay, however old.
+func TestPrune(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		r := newRig(t, rigOptions{github: githubtest.Options{InMemory: true}, decider: decideFunc(func(_ context.Context, tg Target) (Decision, error) {
+			if tg.Environment == "staging" {
+				return Decision{RetryAt: time.Now().Add(365 * 24 * time.Hour)}, nil // pending for good
+			}
+			return Decision{Result: ResultAllow}, nil
+		})})
+		r.gh.AddEnvironment("staging", githubtest.Protection{CustomRule: true})
+		answered, pending := r.dispatch("production"), r.dispatch("staging")
+		oldGUID := newGUID()
+		for guid, id := range map[string]int64{oldGUID: answered, newGUID(): pending} {
+			if code, _ := r.deliver(guid, r.event(id)); code != http.StatusAccepted {
+				t.Fatalf("deliver: %d", code)
+			}
+		}
+		synctest.Wait()
+		time.Sleep(31 * 24 * time.Hour)
+		var n int
+		if err := r.srv.db.Update(func(tx *bolt.Tx) error {
+			var err error
+			n, err = prune(tx, time.Now().Add(-30*24*time.Hour))
+			return err
+		}); err != nil || n != 1 {
+			t.Fatalf("prune = %d, %v; want 1 (the answered job), nil", n, err)
+		}
+		if v := r.metric("promote_gate_pending_decisions"); v != "1" {
+			t.Errorf("pending = %q, want 1", v)
+		}
+		var jobs int
+		r.srv.db.View(func(tx *bolt.Tx) error { jobs = tx.Bucket(bucketJobs).Stats().KeyN; return nil })
+		if jobs != 1 {
+			t.Errorf("%d jobs left, want 1", jobs)
+		}
+		// The pruned delivery is forgotten: the same GUID and body are a new
+		// request now (within the retention they were refused with 409).
+		if code, body := r.deliver(oldGUID, r.event(answered)); code != http.StatusAccepted {
+			t.Errorf("redelivery after pruning: %d %s, want 202", code, body)
+		}
+	})
 }
