@@ -296,6 +296,10 @@ func (s *Server) decide(ctx context.Context, j *job) {
 func (s *Server) decideFailed(j *job, err error) {
 	j.DecideFailures++
 	j.LastError = err.Error()
+	if time.Since(j.ReceivedAt) > githubHoldsRuns {
+		s.finish(j, outcomeAbandoned, "GitHub no longer holds the run after 30 days; deciding kept failing: "+err.Error())
+		return
+	}
 	j.DueAt = time.Now().Add(s.backoff(j.DecideFailures))
 	s.log.Warn("deciding failed; retrying", append(j.logAttrs(), "err", err, "retry_at", j.DueAt.UTC().Format(time.RFC3339))...)
 	if s.save(j) {
@@ -398,6 +402,9 @@ func (s *Server) stillWaiting(ctx context.Context, c *github.Client, j *job) (bo
 	return false, nil
 }
 
+// githubHoldsRuns is how long GitHub holds a run for its protection rules.
+const githubHoldsRuns = 30 * 24 * time.Hour
+
 // callbackFailed schedules another attempt with backoff; GitHub holds a
 // run for 30 days, and so does the server.
 func (s *Server) callbackFailed(ctx context.Context, j *job, err error, unsure bool) {
@@ -409,7 +416,7 @@ func (s *Server) callbackFailed(ctx context.Context, j *job, err error, unsure b
 	j.Attempts++
 	j.Unsure = j.Unsure || unsure
 	j.LastError = err.Error()
-	if time.Since(j.ReceivedAt) > 30*24*time.Hour {
+	if time.Since(j.ReceivedAt) > githubHoldsRuns {
 		s.finish(j, outcomeAbandoned, "GitHub no longer holds the run after 30 days: "+err.Error())
 		return
 	}
@@ -431,7 +438,7 @@ func (s *Server) finish(j *job, outcome, note string) {
 	s.pending.Add(-1)
 	s.metrics.pending.Set(float64(s.pending.Load()))
 	if outcome == outcomeAbandoned {
-		s.log.Error("GitHub refused the answer; giving up", append(j.logAttrs(), "err", note)...)
+		s.log.Error("giving up on the request", append(j.logAttrs(), "err", note)...)
 		return
 	}
 	s.log.Info("answered", append(j.logAttrs(), "outcome", outcome, "state", j.Decision.State, "attempts", j.Attempts+1)...)
