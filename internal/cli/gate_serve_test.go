@@ -11,6 +11,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"net"
 	"net/http"
 	"os"
@@ -43,8 +44,9 @@ func (s *syncBuffer) String() string {
 
 // TestGateServe runs `promote gate serve` end to end: a GitHub App's
 // deployment_protection_rule delivery, decided by the shipped gate
-// policies, answered to the in-memory GitHub as the App. The commit never
-// succeeded in staging, so production is refused, with the policy's reason.
+// policies, answered to the in-memory GitHub as the App: a service whose
+// commit never succeeded in staging is refused with the policy's reason,
+// one that did is approved. The service comes from the run's title.
 func TestGateServe(t *testing.T) {
 	t.Parallel()
 	key, err := rsa.GenerateKey(rand.Reader, 2048)
@@ -115,51 +117,78 @@ services:
 		}
 	}
 
-	req, _ := http.NewRequest("POST", gh.URL()+"repos/acme/app/actions/workflows/deploy.yml/dispatches",
-		strings.NewReader(`{"ref":"main","inputs":{"service":"api","environment":"production"},"return_run_details":true}`))
-	req.Header.Set("Authorization", "Bearer dispatcher")
-	resp, err := gh.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
+	api := func(method, path, body string) []byte {
+		t.Helper()
+		req, _ := http.NewRequest(method, gh.URL()+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer ci")
+		resp, err := gh.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b bytes.Buffer
+		b.ReadFrom(resp.Body)
+		if resp.StatusCode/100 != 2 {
+			t.Fatalf("%s %s: %s %s", method, path, resp.Status, b.String())
+		}
+		return b.Bytes()
 	}
-	var run struct {
-		ID int64 `json:"workflow_run_id"`
-	}
-	json.NewDecoder(resp.Body).Decode(&run)
-	resp.Body.Close()
-	body, err := gh.ProtectionRuleEvent(run.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write(body)
-	hook, _ := http.NewRequest("POST", "http://"+addr+"/webhook", bytes.NewReader(body))
-	hook.Header.Set("Content-Type", "application/json")
-	hook.Header.Set("X-GitHub-Event", "deployment_protection_rule")
-	hook.Header.Set("X-GitHub-Delivery", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
-	hook.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
-	resp, err = http.DefaultClient.Do(hook)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("delivery: %s\n%s", resp.Status, stderr.String())
-	}
-
-	var answer githubtest.ProtectionRuleReview
-	for deadline := time.Now().Add(30 * time.Second); answer.State == ""; time.Sleep(20 * time.Millisecond) {
-		for _, r := range gh.Runs() {
-			if r.ID == run.ID && len(r.ProtectionRuleReviews) > 0 {
-				answer = r.ProtectionRuleReviews[0]
+	// gate delivers the protection rule request of a new run of service to
+	// production and returns GitHub's answer to it.
+	gate := func(service, guid string) githubtest.ProtectionRuleReview {
+		t.Helper()
+		var run struct {
+			ID int64 `json:"workflow_run_id"`
+		}
+		json.Unmarshal(api("POST", "repos/acme/app/actions/workflows/deploy.yml/dispatches",
+			`{"ref":"main","inputs":{"service":"`+service+`","environment":"production"},"return_run_details":true}`), &run)
+		body, err := gh.ProtectionRuleEvent(run.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mac := hmac.New(sha256.New, []byte(secret))
+		mac.Write(body)
+		hook, _ := http.NewRequest("POST", "http://"+addr+"/webhook", bytes.NewReader(body))
+		hook.Header.Set("Content-Type", "application/json")
+		hook.Header.Set("X-GitHub-Event", "deployment_protection_rule")
+		hook.Header.Set("X-GitHub-Delivery", guid)
+		hook.Header.Set("X-Hub-Signature-256", "sha256="+hex.EncodeToString(mac.Sum(nil)))
+		resp, err := http.DefaultClient.Do(hook)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusAccepted {
+			t.Fatalf("delivery: %s\n%s", resp.Status, stderr.String())
+		}
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			for _, r := range gh.Runs() {
+				if r.ID == run.ID && len(r.ProtectionRuleReviews) > 0 {
+					return r.ProtectionRuleReviews[0]
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("no answer to the protection rule:\n%s", stderr.String())
 			}
 		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no answer to the protection rule:\n%s", stderr.String())
-		}
 	}
-	if answer.State != "rejected" || answer.User != "promote-gate[bot]" || !strings.Contains(answer.Comment, "promote gate: deny") || !strings.Contains(answer.Comment, "staging") {
+
+	// api never succeeded in staging: refused.
+	answer := gate("api", "72d3162e-cc78-11e3-81ab-4c9367dc0958")
+	if answer.State != "rejected" || answer.User != "promote-gate[bot]" || !strings.Contains(answer.Comment, "promote gate: deny") ||
+		!strings.Contains(answer.Comment, "[previous-succeeded]: api has not succeeded in staging") {
 		t.Errorf("answer = %+v, want a rejection by the App naming staging", answer)
+	}
+	// web succeeded in staging: approved, with the warning that no evidence
+	// was checked (the manifest has no evidence store).
+	var dep struct {
+		ID int64 `json:"id"`
+	}
+	json.Unmarshal(api("POST", "repos/acme/app/deployments", `{"ref":"`+gh.SHA("main")+`","environment":"staging","auto_merge":false,"required_contexts":[],"payload":{"promote":{"service":"web"}},"task":"deploy:web"}`), &dep)
+	api("POST", fmt.Sprintf("repos/acme/app/deployments/%d/statuses", dep.ID), `{"state":"success"}`)
+	answer = gate("web", "72d3162e-cc78-11e3-81ab-4c9367dc0959")
+	if answer.State != "approved" || !strings.Contains(answer.Comment, "promote gate: warn") || !strings.Contains(answer.Comment, "allow [previous-succeeded]") {
+		t.Errorf("answer = %+v, want an approval with a warning", answer)
 	}
 	cancel()
 	if got := <-code; got != ExitOK {
