@@ -522,3 +522,35 @@ func TestPrune(t *testing.T) {
 		}
 	})
 }
+
+// TestSecondRequestForAWait: a second request for a wait still being
+// decided (another GUID, another body) is acknowledged, not decided again.
+func TestSecondRequestForAWait(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		var decisions atomic.Int32
+		r := newRig(t, rigOptions{github: githubtest.Options{InMemory: true}, decider: decideFunc(func(context.Context, Target) (Decision, error) {
+			decisions.Add(1)
+			time.Sleep(time.Second) // still deciding when the second request comes
+			return Decision{Result: ResultAllow}, nil
+		})})
+		id := r.dispatch("production")
+		body := r.event(id)
+		if code, _ := r.deliver(newGUID(), body); code != http.StatusAccepted {
+			t.Fatalf("first: %d", code)
+		}
+		time.Sleep(100 * time.Millisecond)
+		again := append(bytes.Clone(body), '\n')
+		if code, resp := r.deliver(newGUID(), again); code != http.StatusAccepted || !strings.Contains(resp, "already handled") {
+			t.Errorf("second request: %d %s, want 202 already handled", code, resp)
+		}
+		time.Sleep(2 * time.Second)
+		synctest.Wait()
+		if n := decisions.Load(); n != 1 {
+			t.Errorf("decided %d times, want 1", n)
+		}
+		if rv := r.reviews()[id]; len(rv) != 1 {
+			t.Errorf("%d answers, want 1", len(rv))
+		}
+	})
+}
