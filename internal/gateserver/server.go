@@ -169,7 +169,8 @@ type Server struct {
 	rulesMu sync.Mutex
 	rules   map[string]ruleCheck // whether the App's rule guards "owner/repo\x00env"
 
-	running atomic.Bool // Run is working
+	reports sync.WaitGroup // status reports being posted
+	running atomic.Bool    // Run is working
 	closed  atomic.Bool
 	pending atomic.Int64 // jobs not yet answered
 }

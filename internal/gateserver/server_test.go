@@ -115,6 +115,18 @@ func TestSoakDecidedLater(t *testing.T) {
 		if n := len(r.reviews()[id]); n != 0 {
 			t.Fatalf("answered %d times before the soak ended", n)
 		}
+		// The run's page says why it waits, once.
+		var reports []string
+		for _, run := range r.gh.Runs() {
+			for _, rv := range run.ProtectionRuleReviews {
+				if run.ID == id && rv.State == "" {
+					reports = append(reports, rv.Comment)
+				}
+			}
+		}
+		if want := "promote gate: not yet, deciding again at " + soakEnds.UTC().Format(time.RFC3339) + "\n- deny [soak]: soaking until"; len(reports) != 1 || !strings.HasPrefix(reports[0], want) {
+			t.Errorf("status reports = %q, want one starting %q", reports, want)
+		}
 		time.Sleep(2 * time.Minute)
 		synctest.Wait()
 		rv := r.reviews()[id]

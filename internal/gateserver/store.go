@@ -56,7 +56,9 @@ type job struct {
 	// Unsure marks a decision whose answer may have reached GitHub
 	// unacknowledged (a dropped connection, a 5xx, a restart): the run's
 	// pending deployments are read before answering again.
-	Unsure     bool      `json:"unsure,omitempty"`
+	Unsure bool `json:"unsure,omitempty"`
+	// Reported marks the status report posted on the first deferral.
+	Reported   bool      `json:"reported,omitempty"`
 	Outcome    string    `json:"outcome,omitempty"`
 	AnsweredAt time.Time `json:"answered_at,omitzero"`
 	LastError  string    `json:"last_error,omitempty"`

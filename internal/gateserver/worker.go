@@ -165,6 +165,7 @@ func (s *Server) Run(ctx context.Context) error {
 	<-ctx.Done()
 	s.running.Store(false)
 	wg.Wait()
+	s.reports.Wait()
 	s.decideQ.stop()
 	s.answerQ.stop()
 	return nil
@@ -266,7 +267,11 @@ func (s *Server) decide(ctx context.Context, j *job) {
 	if !d.RetryAt.IsZero() && d.RetryAt.After(now) {
 		j.DueAt = d.RetryAt
 		j.DecideFailures = 0
-		s.save(j)
+		report := !j.Reported
+		j.Reported = true
+		if s.save(j) && report {
+			s.report(ctx, *j, d)
+		}
 		s.log.Info("not decidable yet; deciding again later", append(j.logAttrs(), "retry_at", d.RetryAt.UTC().Format(time.RFC3339), "reasons", reasonsText(d.Reasons))...)
 		s.schedule(j)
 		return
@@ -291,6 +296,30 @@ func (s *Server) decide(ctx context.Context, j *job) {
 	s.log.Info("decided", append(j.logAttrs(), "result", result, "state", state, "commit", j.Commit,
 		"break_glass", d.BreakGlass, "reasons", reasonsText(d.Reasons), "took", now.Sub(start).String())...)
 	s.schedule(j)
+}
+
+// report posts a status report (a comment without a state) on the run the
+// first time its decision is put off, so that the run's page says why it
+// waits and until when. GitHub keeps at most 10 per deployment; this is
+// one. It is best-effort: the answer that matters comes later.
+func (s *Server) report(ctx context.Context, j job, d Decision) {
+	s.reports.Go(func() {
+		c, err := s.client(ctx, j.Owner, j.Repo, j.InstallationID)
+		if err != nil {
+			return
+		}
+		rctx, cancel := context.WithTimeout(ctx, s.cfg.CallbackTimeout)
+		defer cancel()
+		msg := fmt.Sprintf("promote gate: not yet, deciding again at %s", d.RetryAt.UTC().Format(time.RFC3339))
+		for _, r := range d.Reasons {
+			if r.Result != ResultAllow {
+				msg += fmt.Sprintf("\n- %s [%s]: %s", r.Result, r.Policy, r.Message)
+			}
+		}
+		if err := c.ReviewProtectionRule(rctx, j.RunID, j.Environment, "", truncate(msg, maxCommentBytes)); err != nil {
+			s.log.Warn("posting a status report failed", append(j.logAttrs(), "err", err)...)
+		}
+	})
 }
 
 func (s *Server) decideFailed(j *job, err error) {
