@@ -283,7 +283,7 @@ func (s *Server) decide(ctx context.Context, j *job) {
 	case ResultDeny:
 	default:
 		result = ResultDeny
-		d.Reasons = append(d.Reasons, Reason{Policy: "gate-server", Result: ResultDeny, Message: fmt.Sprintf("the decider answered %q, not allow, deny or warn", d.Result)})
+		d.Reasons = append(d.Reasons, Reason{Policy: serverPolicy, Result: ResultDeny, Message: fmt.Sprintf("the decider answered %q, not allow, deny or warn", d.Result)})
 	}
 	j.Decision = &storedDecision{Result: result, State: state, Comment: comment(result, d), DecidedAt: now}
 	j.DueAt = now
