@@ -38,6 +38,9 @@ var (
 	pinnedUses = regexp.MustCompile(`^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+(/[^@\s]+)?@[0-9a-f]{40}$`)
 	// The release the SHA stands for, in a comment on the same line.
 	versionComment = regexp.MustCompile(`#\s*v\d+\.\d+\.\d+\b`)
+	// Promote's own actions, which the example workflows use, have no
+	// release yet: they are pinned to a commit of main, and say so.
+	ownMainComment = regexp.MustCompile(`#\s*main\b`)
 	snakeCase      = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
 	inputRef       = regexp.MustCompile(`\$\{\{\s*inputs\.([A-Za-z0-9_-]+)\s*\}\}`)
 	stepOutputRef  = regexp.MustCompile(`^\$\{\{\s*steps\.([A-Za-z_][A-Za-z0-9_-]*)\.outputs\.[A-Za-z0-9_-]+\s*\}\}$`)
@@ -73,7 +76,8 @@ func lint(kind fileKind, data []byte) ([]problem, error) {
 			}
 			if !pinnedUses.MatchString(value.Value) {
 				report(value, "uses: %q is not pinned to a full commit SHA", value.Value)
-			} else if !versionComment.MatchString(lines[value.Line-1]) {
+			} else if !versionComment.MatchString(lines[value.Line-1]) &&
+				!(strings.HasPrefix(value.Value, "promote-dev/promote/") && ownMainComment.MatchString(lines[value.Line-1])) {
 				report(value, "uses: %q has no `# vX.Y.Z` comment naming the release", value.Value)
 			}
 		}
@@ -289,11 +293,14 @@ jobs:
       - uses: actions/setup-go@` + sha + `
       - uses: actions/cache@` + sha + ` # v4
       - uses: ./actions/plan
+      - uses: promote-dev/promote/actions/plan@` + sha + ` # main (no release yet)
+      - uses: actions/cache@` + sha + ` # main
 `,
 			want: []string{
 				`6: uses: "actions/checkout@v5" is not pinned to a full commit SHA`,
 				`7: uses: "actions/setup-go@` + sha + `" has no ` + "`# vX.Y.Z`" + ` comment naming the release`,
 				`8: uses: "actions/cache@` + sha + `" has no ` + "`# vX.Y.Z`" + ` comment naming the release`,
+				`11: uses: "actions/cache@` + sha + `" has no ` + "`# vX.Y.Z`" + ` comment naming the release`,
 			},
 		},
 		{

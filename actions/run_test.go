@@ -553,6 +553,26 @@ func TestPlanAction(t *testing.T) {
 		}
 	})
 
+	t.Run("gate action denies and says why", func(t *testing.T) {
+		gateManifest := filepath.Join(j.workspace, "gate-promotion.yaml")
+		if err := os.WriteFile(gateManifest, []byte("version: 1\nenvironments: [{name: dev}, {name: prod, protected: true}]\nservices:\n  api: {paths: [\"api/**\"], deploy: {command: ./deploy.sh}}\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		res := j.run(ctx, filepath.Join(j.repo, "actions", "gate"), map[string]string{
+			"manifest": gateManifest, "service": "api", "environment": "prod",
+			"commit": strings.Repeat("0", 40), "break_glass": "$(touch INJECTED)",
+		}, nil)
+		if _, err := os.Stat(filepath.Join(j.workspace, "INJECTED")); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("a break_glass input ran as a command: INJECTED exists (stat: %v)", err)
+		}
+		if res.stepError == nil || res.outputs["result"] != "deny" {
+			t.Errorf("error %v, outputs %v; want the step failed with result deny: dev never ran\n%s", res.stepError, res.outputs, res.logs["gate"])
+		}
+		if !strings.Contains(res.summary, "## Gate") || !strings.Contains(res.summary, "api has not succeeded in dev") {
+			t.Errorf("summary = %q, want the decision and its reasons", res.summary)
+		}
+	})
+
 	t.Run("root action reuses the binary", func(t *testing.T) {
 		res := j.run(ctx, j.repo, map[string]string{"command": "version", "args": "--help\n"}, nil)
 		if res.stepError != nil {

@@ -238,11 +238,13 @@ func (c *Command) gateEvidence(ctx context.Context, rt *actions.Runtime, cfg *ga
 		}
 	} else {
 		var err error
-		if keys, err = c.trustedKeys(ctx, rt, m, nil); err != nil {
-			return err
-		}
 		if store, _, err = c.evidenceStore(ctx, m); err != nil {
 			return err
+		}
+		// Without the signer's keys nothing in the chain can be believed:
+		// the input says why, and the chain-verified policy denies.
+		if keys, err = c.trustedKeys(ctx, rt, m, nil); err != nil {
+			store = unreachable{err}
 		}
 	}
 	cfg.Evidence, cfg.Keys = store, keys
@@ -308,7 +310,13 @@ func (c *Command) gateReplay(ctx context.Context, rt *actions.Runtime, args []st
 		return badInput(err)
 	}
 	replayed, err := gate.Replay(ctx, engine, store, trusted, seq)
-	if err != nil {
+	var unverified *evidence.UnverifiedError
+	switch {
+	case errors.As(err, &unverified) || errors.Is(err, gate.ErrInputMismatch):
+		return &exitError{ExitFindings, err}
+	case err != nil && seq != 0:
+		return badInput(err) // no such record, or none with a decision
+	case err != nil:
 		return err
 	}
 	differ := 0

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
+	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -43,6 +45,28 @@ func TestGateCheck(t *testing.T) {
 	}
 	if r := promote(t, getenv, "gate", "replay", "--manifest", manifest); r.code != ExitOK || !strings.HasSuffix(r.stdout, "1 decisions replayed, 0 differ\n") {
 		t.Errorf("gate replay: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	strict := t.TempDir()
+	if err := os.WriteFile(filepath.Join(strict, "never.rego"), []byte("package promote.gates.never\n\nfindings contains {\"rule\": \"never\", \"severity\": \"error\", \"resource\": \"target\", \"message\": \"never\"}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if r := promote(t, getenv, "gate", "replay", "--manifest", manifest, "--policy", strict); r.code != ExitFindings || !strings.Contains(r.stdout, "sealed allow, replayed deny: DIFFERS") {
+		t.Errorf("gate replay under a stricter policy: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
+	js := promote(t, getenv, append(check, "--output", "json", "--seal=false")...)
+	var out struct {
+		Result  string `json:"result"`
+		Sealed  bool   `json:"sealed"`
+		Reasons []struct{ Policy, Result string }
+		Input   struct {
+			Target struct{ Commit string }
+		}
+	}
+	if err := json.Unmarshal([]byte(js.stdout), &out); err != nil || js.code != ExitOK || out.Result != "allow" || out.Sealed ||
+		len(out.Reasons) != 6 || out.Input.Target.Commit != env["GITHUB_SHA"] {
+		t.Errorf("gate check --output json --seal=false: exit %d, %v\n%s%s", js.code, err, js.stdout, js.stderr)
 	}
 
 	other := append(check, "--commit", strings.Repeat("ab", 20))
@@ -107,5 +131,28 @@ func TestGateTestPolicies(t *testing.T) {
 	}
 	if r := promote(t, nil, "gate"); r.code != ExitBadInput || !strings.Contains(r.stderr, "usage: promote gate check") {
 		t.Errorf("gate without a command: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// TestGateS3 decides with the evidence in an Object-Lock bucket on
+// versitygw: the previous environment's success comes from the chain
+// alone (no GitHub), the decision and its input are sealed in the bucket,
+// and the replay reads the input back from it.
+func TestGateS3(t *testing.T) {
+	t.Parallel()
+	_, manifest, getenv := s3Repository(t)
+	dir := filepath.Dir(manifest)
+	if r := promote(t, getenv, "run", "--manifest", manifest, "--to", "dev", "--status-file", filepath.Join(dir, "status.json"), "--heartbeat", "0"); r.code != ExitOK {
+		t.Fatalf("run --to dev: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r := promote(t, getenv, "gate", "check", "--manifest", manifest, "--service", "web", "--environment", "prod")
+	if r.code != ExitOK || !strings.Contains(r.stdout, "promote gate: ALLOW web@prod") || !strings.Contains(r.stdout, "Sealed the decision as a gate record (approved)") {
+		t.Fatalf("gate check: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := promote(t, getenv, "gate", "replay", "--manifest", manifest); r.code != ExitOK || !strings.HasSuffix(r.stdout, "1 decisions replayed, 0 differ\n") {
+		t.Errorf("gate replay: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	if r := promote(t, getenv, "evidence", "verify", "--manifest", manifest); r.code != ExitOK {
+		t.Errorf("evidence verify after the gate: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }

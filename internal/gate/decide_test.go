@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -332,8 +334,67 @@ findings contains {"rule": "no-friday", "severity": "error", "resource": "target
 		if err := os.WriteFile(key, []byte(`{"version": 1}`), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := Replay(ctx, g.engine, w.store, w.keys, 0); err == nil || !strings.Contains(err.Error(), "does not hash") {
+		if _, err := Replay(ctx, g.engine, w.store, w.keys, 0); err == nil || !errors.Is(err, ErrInputMismatch) {
 			t.Errorf("Replay() of a changed input error = %v, want one saying it does not hash", err)
+		}
+	})
+}
+
+// TestPreviousFailedSince checks that a commit that failed in the previous
+// environment after it succeeded there is not healthy until it succeeds
+// again, and that its soak starts over then.
+func TestPreviousFailedSince(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		w := newWorld(t, githubtest.Options{})
+		w.meshCheck("api", "passed")
+		g := w.gate(bubbleManifest)
+		target := Target{Service: "api", Environment: "production", Commit: w.commit}
+		decide := func() (Decision, Input) {
+			t.Helper()
+			d, err := g.Decide(ctx, target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkInput(t, d.Input)
+			var in Input
+			if err := json.Unmarshal(d.Input, &in); err != nil {
+				t.Fatal(err)
+			}
+			return d, in
+		}
+		t0 := time.Now()
+		w.deploy("staging", "success")
+		time.Sleep(2 * time.Hour)
+		w.deploy("staging", "in_progress", "failure")
+		d, in := decide()
+		if got := results(d); got["previous-succeeded"] != Deny || in.Previous.Succeeded {
+			t.Errorf("after a failed redeploy: previous-succeeded %s, succeeded %v; want deny", got["previous-succeeded"], in.Previous.Succeeded)
+		}
+
+		time.Sleep(time.Hour)
+		redeployed := time.Now()
+		w.deploy("staging", "success")
+		time.Sleep(10 * time.Minute)
+		d, in = decide()
+		if got := results(d); got["previous-succeeded"] != Allow || got["soak"] != Deny || in.Previous.SucceededAt != stamp(redeployed) ||
+			!d.RetryAt.Equal(redeployed.Add(30*time.Minute)) {
+			t.Errorf("10 minutes after it succeeded again: %v, succeeded at %s, retry at %v; want the soak counted from %s (t0 %s)",
+				got, in.Previous.SucceededAt, d.RetryAt, stamp(redeployed), stamp(t0))
+		}
+
+		// The evidence alone tells the same: a failed promotion after the
+		// success.
+		now := time.Now()
+		if err := w.seal(ctx, []evidence.Record{{
+			Kind: evidence.KindPromotion, Commit: w.commit, Service: "api", Environment: "staging", Node: "api@staging",
+			Actor: "ci", Approvers: []string{}, StartedAt: now, FinishedAt: now, Outcome: "failed", Attempts: 1,
+		}}, nil); err != nil {
+			t.Fatal(err)
+		}
+		d, in = decide()
+		if got := results(d); got["previous-succeeded"] != Deny || len(in.Previous.Promotions) != 1 {
+			t.Errorf("after a failed promotion record: %v, promotions %+v; want deny", got, in.Previous.Promotions)
 		}
 	})
 }

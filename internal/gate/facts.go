@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"time"
 
 	gh "github.com/google/go-github/v60/github"
 
@@ -41,9 +40,10 @@ func (g *Gate) githubFacts(ctx context.Context, t Target, in *Input) {
 			}
 			p.Deployments = append(p.Deployments, f)
 			if f.SucceededAt != "" {
-				at, _ := time.Parse(time.RFC3339, f.SucceededAt)
-				p.noteSuccess(at, "github")
-				in.Links["previous"] = f.URL
+				p.note(parseStamp(f.SucceededAt), true, "github", f.URL)
+			}
+			if f.State == "failure" || f.State == "error" {
+				p.note(parseStamp(f.StateAt), false, "github", f.URL)
 			}
 		}
 	}
@@ -102,7 +102,7 @@ func (g *Gate) deployment(ctx context.Context, d *gh.Deployment) (DeploymentFact
 	// GitHub lists statuses newest first.
 	for i, s := range statuses {
 		if i == 0 {
-			f.State = s.GetState()
+			f.State, f.StateAt = s.GetState(), stamp(s.GetCreatedAt().Time)
 			if u := s.GetLogURL(); u != "" {
 				f.URL = u
 			}
@@ -152,11 +152,8 @@ func (g *Gate) evidenceFacts(ctx context.Context, t Target, in *Input) {
 		case e.Kind == evidence.KindPromotion && in.Previous != nil && e.Node == in.Previous.Node && e.Attempts > 0:
 			p := in.Previous
 			p.Promotions = append(p.Promotions, PromotionFacts{Seq: e.Seq, Key: e.Key, Outcome: e.Outcome, FinishedAt: r.FinishedAt})
-			if e.Outcome == "succeeded" {
-				p.noteSuccess(e.Finished(), "evidence")
-				if _, ok := in.Links["previous"]; !ok && link != "" {
-					in.Links["previous"] = link
-				}
+			if e.Outcome == "succeeded" || e.Outcome == "failed" {
+				p.note(e.Finished(), e.Outcome == "succeeded", "evidence", link)
 			}
 		}
 	}

@@ -39,7 +39,7 @@ services:
 
 const commit = "0123456789abcdef0123456789abcdef01234567"
 
-func parseManifest(t *testing.T, text string) *manifest.Manifest {
+func parseManifest(t testing.TB, text string) *manifest.Manifest {
 	t.Helper()
 	m, err := manifest.Parse("promotion.yaml", []byte(text))
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -75,13 +76,17 @@ type Previous struct {
 	GitHubEnvironment string `json:"github_environment"`
 	Node              string `json:"node"`
 	// Succeeded is true when GitHub or the evidence shows a success of the
-	// commit there; SucceededAt is the earliest such success.
+	// commit there and no failure since; SucceededAt is the first success
+	// after the last failure.
 	Succeeded   bool   `json:"succeeded"`
 	SucceededAt string `json:"succeeded_at"`
-	// Source names where a success was seen: "github", "evidence".
+	// Source names where a success since then was seen: "github",
+	// "evidence".
 	Source      map[string]bool   `json:"source"`
 	Deployments []DeploymentFacts `json:"deployments"`
 	Promotions  []PromotionFacts  `json:"promotions"`
+
+	outcomes []outcome
 }
 
 // DeploymentFacts is a GitHub Deployment of the commit to the previous
@@ -90,7 +95,9 @@ type DeploymentFacts struct {
 	ID          int64  `json:"id"`
 	Environment string `json:"environment"`
 	State       string `json:"state"`
-	CreatedAt   string `json:"created_at"`
+	// StateAt is when the latest status was posted.
+	StateAt   string `json:"state_at"`
+	CreatedAt string `json:"created_at"`
 	// SucceededAt is the time of its first success status, or "".
 	SucceededAt string `json:"succeeded_at"`
 	URL         string `json:"url"`
@@ -248,6 +255,11 @@ func (g *Gate) Input(ctx context.Context, t Target) (*Input, error) {
 	g.githubFacts(ctx, t, in)
 	g.evidenceFacts(ctx, t, in)
 
+	if p := in.Previous; p != nil {
+		if link := p.settle(); link != "" {
+			in.Links["previous"] = link
+		}
+	}
 	if p := in.Previous; p != nil && p.Succeeded {
 		at, _ := time.Parse(time.RFC3339, p.SucceededAt)
 		in.Soak.ElapsedSeconds = max(int64(now.Sub(at)/time.Second), 0)
@@ -331,13 +343,44 @@ func (in *Input) JSON() ([]byte, error) {
 	return json.MarshalIndent(in, "", "  ")
 }
 
-// noteSuccess records a success of the commit in the previous environment
-// at t, from source ("github" or "evidence"), keeping the earliest.
-func (p *Previous) noteSuccess(t time.Time, source string) {
-	p.Source[source] = true
-	s := stamp(t)
-	if !p.Succeeded || s < p.SucceededAt {
-		p.SucceededAt = s
+// outcome is one success or failure of the commit in the previous
+// environment, as GitHub or the evidence saw it.
+type outcome struct {
+	at     time.Time
+	ok     bool
+	source string
+	link   string
+}
+
+// note records an outcome for settle.
+func (p *Previous) note(at time.Time, ok bool, source, link string) {
+	p.outcomes = append(p.outcomes, outcome{at, ok, source, link})
+}
+
+// settle decides from the outcomes seen whether the commit is healthy in
+// the previous environment, and since when: since its first success after
+// its last failure. A commit that failed there after it succeeded (a
+// failed redeploy, a failed verification) has not succeeded until it
+// succeeds again, and its soak starts over then. It returns the link to
+// the evidence of that first success.
+func (p *Previous) settle() string {
+	slices.SortStableFunc(p.outcomes, func(a, b outcome) int { return a.at.Compare(b.at) })
+	var since *outcome
+	sources := map[string]bool{}
+	for i, o := range p.outcomes {
+		switch {
+		case !o.ok:
+			since, sources = nil, map[string]bool{}
+		case since == nil:
+			since = &p.outcomes[i]
+			fallthrough
+		default:
+			sources[o.source] = true
+		}
 	}
-	p.Succeeded = true
+	if since == nil {
+		return ""
+	}
+	p.Succeeded, p.SucceededAt, p.Source = true, stamp(since.at), sources
+	return since.link
 }

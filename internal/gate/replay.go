@@ -5,12 +5,18 @@ import (
 	"crypto"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/promote-dev/promote/internal/evidence"
 	"github.com/promote-dev/promote/internal/policy"
 )
+
+// ErrInputMismatch means a gate record's input is missing from the store,
+// or does not hash to the digest the record covers: the evidence cannot
+// vouch for the decision.
+var ErrInputMismatch = errors.New("the gate input does not match its record")
 
 // Replayed is a sealed decision made again from its sealed input.
 type Replayed struct {
@@ -64,15 +70,18 @@ func replay(ctx context.Context, engine *policy.Engine, store evidence.Store, e 
 	r := Replayed{Seq: e.Seq, Key: e.Key, Node: e.Node, Commit: e.Commit, Sealed: *e.Decision}
 	digest := e.Subject(evidence.GateInputSubject)
 	if digest == "" || digest != e.Decision.InputSHA256 {
-		return r, fmt.Errorf("record %d: its decision names input sha256:%s, but it covers %q as %s", e.Seq, e.Decision.InputSHA256, digest, evidence.GateInputSubject)
+		return r, fmt.Errorf("record %d: its decision names input sha256:%s, but it covers %q as %s: %w", e.Seq, e.Decision.InputSHA256, digest, evidence.GateInputSubject, ErrInputMismatch)
 	}
 	key := evidence.ReportsPrefix + digest + ".json"
 	input, err := store.Read(ctx, key)
 	if err != nil {
+		if errors.Is(err, evidence.ErrNotFound) {
+			return r, fmt.Errorf("record %d: its gate input %s is not in the store: %w", e.Seq, key, ErrInputMismatch)
+		}
 		return r, fmt.Errorf("record %d: read its gate input %s: %w", e.Seq, key, err)
 	}
 	if sum := sha256.Sum256(input); hex.EncodeToString(sum[:]) != digest {
-		return r, fmt.Errorf("record %d: the stored gate input %s does not hash to the sha256 the record covers; it was changed", e.Seq, key)
+		return r, fmt.Errorf("record %d: the stored gate input %s does not hash to the sha256 the record covers; it was changed: %w", e.Seq, key, ErrInputMismatch)
 	}
 	if r.Replayed, err = Evaluate(ctx, engine, input); err != nil {
 		return r, fmt.Errorf("record %d: %w", e.Seq, err)

@@ -19,7 +19,7 @@ import (
 // it inside a synctest bubble, whose clock it follows) and a local
 // evidence store with its signer.
 type world struct {
-	t      *testing.T
+	t      testing.TB
 	srv    *githubtest.Server
 	client *github.Client
 	commit string
@@ -28,7 +28,7 @@ type world struct {
 	keys   map[string]crypto.PublicKey
 }
 
-func newWorld(t *testing.T, opts githubtest.Options) *world {
+func newWorld(t testing.TB, opts githubtest.Options) *world {
 	t.Helper()
 	opts.InMemory = true
 	srv := githubtest.New(opts)

@@ -274,3 +274,23 @@ func TestStatusMovesEnvironment(t *testing.T) {
 		t.Errorf("environment, original_environment = %q, %q, want qa, staging", got["environment"], got["original_environment"])
 	}
 }
+
+// TestSetRef deploys a commit the test names, as the end to end tests do
+// with the commits of a real git repository.
+func TestSetRef(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, Options{})
+	const sha = "1C980C4608A07C70674307D42642E1D807B4C31D"
+	s.SetRef("main", sha)
+	s.SetRef("refs/tags/v1", sha)
+	if got := s.SHA("main"); got != strings.ToLower(sha) {
+		t.Errorf("SHA(main) = %q, want %q", got, strings.ToLower(sha))
+	}
+	a := newAPI(t, s)
+	for _, ref := range []string{"main", "v1", strings.ToLower(sha)} {
+		got := a.do("POST", "repos/acme/app/deployments", map[string]any{"ref": ref, "auto_merge": false}).want(t, ref, 201).object(t)
+		if got["sha"] != strings.ToLower(sha) {
+			t.Errorf("deployment of %s: sha %v, want %s", ref, got["sha"], strings.ToLower(sha))
+		}
+	}
+}

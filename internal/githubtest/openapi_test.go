@@ -278,6 +278,7 @@ func responsesMatchOpenAPI(t *testing.T, opts Options) {
 		"deploy_wf":  itoa(s.workflows[0].id),
 		"since":      url.QueryEscape(">=" + epoch.Format(time.RFC3339)),
 		"jwt":        appJWT(t, key, 11, clock.Now()),
+		"main_sha":   s.shaFor("main"),
 	}
 	s.mu.Unlock()
 	const (
@@ -314,6 +315,9 @@ func responsesMatchOpenAPI(t *testing.T, opts Options) {
 		{what: "list deployments", method: "GET", path: deps + "?per_page=2", status: 200},
 		{what: "list deployments, page 2", method: "GET", path: deps + "?per_page=2&page=2", status: 200},
 		{what: "list staging deployments", method: "GET", path: deps + "?environment=staging&ref=main", status: 200},
+		// What promote gate check asks: the Deployments of a commit to the
+		// previous environment.
+		{what: "list a commit's deployments to staging", method: "GET", path: deps + "?sha={main_sha}&environment=staging&per_page=100", status: 200},
 		{what: "get a deployment", method: "GET", path: deps + "/{dep1}", status: 200, etag: "dep1_etag"},
 		{what: "get a deployment again", method: "GET", path: deps + "/{dep1}", hdr: []string{"If-None-Match", "{dep1_etag}"}, status: 304},
 		{what: "get a missing deployment", method: "GET", path: deps + "/42", status: 404},

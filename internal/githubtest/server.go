@@ -275,6 +275,19 @@ func (s *Server) setRefs(prefix string, names []string) {
 	}
 }
 
+// SetRef points a branch (a short name, or a full "refs/heads/…" name) or
+// a tag ("refs/tags/…") at sha, a full commit SHA, adding the ref if it is
+// new. Tests whose commits come from a real git repository, as the end to
+// end tests' do, use it so the server knows the commits they deploy.
+func (s *Server) SetRef(ref, sha string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !strings.HasPrefix(ref, "refs/") {
+		ref = "refs/heads/" + ref
+	}
+	s.refs[ref] = strings.ToLower(sha)
+}
+
 // SHA returns the commit SHA a branch, tag or full ref ("refs/heads/main")
 // points to, or "" if the repository has no such ref.
 func (s *Server) SHA(ref string) string {

@@ -27,7 +27,7 @@ base := {
 		"succeeded": true,
 		"succeeded_at": "2026-12-03T10:00:00Z",
 		"source": {"github": true},
-		"deployments": [{"id": 1, "environment": "staging", "state": "success", "created_at": "2026-12-03T09:55:00Z", "succeeded_at": "2026-12-03T10:00:00Z", "url": "https://github.com/acme/app/deployments/staging"}],
+		"deployments": [{"id": 1, "environment": "staging", "state": "success", "state_at": "2026-12-03T10:00:00Z", "created_at": "2026-12-03T09:55:00Z", "succeeded_at": "2026-12-03T10:00:00Z", "url": "https://github.com/acme/app/deployments/staging"}],
 		"promotions": [],
 	},
 	"soak": {"required_seconds": 1800, "elapsed_seconds": 2700, "ready_at": "2026-12-03T10:30:00Z"},

@@ -41,3 +41,14 @@ findings contains f if {
 		"message": sprintf("the mesh check of %s for commit %s %s (record %d); fix its findings and check again", [input.target.service, lib.short_commit, m.outcome, m.seq]),
 	}
 }
+
+findings contains f if {
+	input.service.mesh != ""
+	not input.evidence.verified
+	f := {
+		"rule": "mesh-check",
+		"severity": "note",
+		"resource": "target",
+		"message": sprintf("not judged: no verified evidence chain to find the mesh check of %s in", [input.target.service]),
+	}
+}

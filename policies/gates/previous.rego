@@ -4,7 +4,9 @@
 #   A commit enters an environment only after the same service succeeded
 #   with the same commit in the environment before it, as GitHub's
 #   Deployments (a `success` status) or the evidence chain (a `succeeded`
-#   promotion record) show. The first environment has no previous one.
+#   promotion record) show, and did not fail there since (a Deployment whose
+#   latest status is `failure` or `error`, a `failed` promotion record).
+#   The first environment has no previous one.
 #
 #   To fix a finding, promote the commit through the previous environment
 #   first (`promote run --to PREVIOUS`).
@@ -30,6 +32,14 @@ findings contains f if {
 # seen(p) says what was looked at, so a reviewer knows why nothing counted.
 seen(p) := sprintf(" (GitHub could not be read: %s)", [input.github.error]) if {
 	input.github.error != ""
-} else := sprintf(" (%d deployments to %s, none successful)", [count(p.deployments), p.github_environment]) if {
+} else := sprintf(" (%d deployments to %s, the newest %s)", [count(p.deployments), p.github_environment, state(p.deployments[0])]) if {
 	count(p.deployments) > 0
+} else := sprintf(" (its last promotion record, %d, %s)", [last.seq, last.outcome]) if {
+	count(p.promotions) > 0
+	last := p.promotions[count(p.promotions) - 1]
 } else := ""
+
+# state(d) says how GitHub's deployment d stands.
+state(d) := d.state if d.state != ""
+
+else := "without a status"

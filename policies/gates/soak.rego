@@ -30,3 +30,16 @@ findings contains f if {
 		]),
 	}
 }
+
+findings contains f if {
+	p := input.previous
+	p != null
+	not p.succeeded
+	input.soak.required_seconds > 0
+	f := {
+		"rule": "soak",
+		"severity": "note",
+		"resource": "previous",
+		"message": sprintf("not judged: the %s soak in %s starts once %s succeeds there", [lib.duration(input.soak.required_seconds), p.environment, input.target.service]),
+	}
+}
