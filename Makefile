@@ -95,7 +95,7 @@ e2e: $(TOOLS)/act $(TOOLS)/versitygw
 # The fuzzers' instrumented packages, compiled beside the unit tests (whose
 # last minutes leave a core idle) at a lower priority, so that the fuzzing
 # itself starts at once.
-FUZZ_PACKAGES := ./internal/manifest ./internal/actions ./internal/mesh ./internal/yamlnode
+FUZZ_PACKAGES := ./internal/manifest ./internal/actions ./internal/mesh ./internal/yamlnode ./internal/gateserver
 fuzz-build:
 	for p in $(FUZZ_PACKAGES); do nice -n 10 $(GO) test -c -o /dev/null -fuzz . $$p; done
 
@@ -110,6 +110,7 @@ fuzz:
 	$(FUZZ) -fuzz '^FuzzDuration$$' -fuzztime 10s ./internal/mesh
 	$(FUZZ) -fuzz '^FuzzDirect$$' -fuzztime $(FUZZTIME) ./internal/mesh
 	$(FUZZ) -fuzz '^FuzzFast$$' -fuzztime $(FUZZTIME) ./internal/yamlnode
+	$(FUZZ) -fuzz '^FuzzParseDelivery$$' -fuzztime $(FUZZTIME) ./internal/gateserver
 
 # staticcheck and vet build with the unit tests' flags (the race detector's
 # instrumentation and -trimpath; no file of Promote depends on either), so
@@ -132,6 +133,7 @@ bench:
 	$(GO) test -run '^$$' -bench Makespan -benchtime 1x -timeout 60m -v ./internal/deploy
 	$(GO) test -run '^$$' -bench LargePromotion -benchtime 1x -timeout 30m ./internal/deploy
 	$(GO) test -run '^$$' -bench Verify -benchtime 1x ./internal/evidence
+	$(GO) test -run '^$$' -bench DecisionLatency -benchtime 5x ./internal/gateserver
 	VERSITYGW=$(TOOLS)/versitygw $(GO) test -run '^$$' -bench Upload -benchtime 1x ./internal/store
 	$(MAKE) bench-mesh
 

@@ -62,7 +62,7 @@ func subcommands() []subcommand {
 		{"mesh", "check Istio YAML (schema, Istio's rules, analysis, Rego policies); test your policies", runMesh},
 		{"rollback", "return a service in an environment to the last commit that succeeded there", runRollback},
 		{"evidence", "verify the evidence chain, print its public keys, check its S3 bucket", runEvidence},
-		{"gate", "decide whether a commit may enter an environment; review a waiting run; replay a sealed decision", runGate},
+		{"gate", "decide whether a commit may enter an environment; review a waiting run; replay a sealed decision; serve a GitHub App's protection rule", runGate},
 		{"kpi", "compute promotion, DORA, evidence and mesh KPIs from the evidence; serve them to Prometheus", runKPI},
 		{"schema", "print the JSON Schema of promotion.yaml", runSchema},
 		{"version", "print promote's version", runVersion},

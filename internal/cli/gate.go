@@ -20,7 +20,7 @@ import (
 	"github.com/promote-dev/promote/internal/policy"
 )
 
-const gateUsage = "usage: promote gate check --service S --environment E [flags], promote gate replay [--seq N] [flags], or promote gate test-policies [-v] [DIR ...] (see promote gate check -h)"
+const gateUsage = "usage: promote gate check --service S --environment E [flags], promote gate replay [--seq N] [flags], promote gate test-policies [-v] [DIR ...], or promote gate serve [flags] (see promote gate check -h, promote gate serve -h)"
 
 func runGate(ctx context.Context, c *Command, rt *actions.Runtime, args []string) error {
 	if len(args) == 0 {
@@ -31,6 +31,8 @@ func runGate(ctx context.Context, c *Command, rt *actions.Runtime, args []string
 		return c.gateCheck(ctx, rt, args[1:])
 	case "replay":
 		return c.gateReplay(ctx, rt, args[1:])
+	case "serve":
+		return c.runGateServe(ctx, rt, args[1:])
 	case "test-policies":
 		return c.testPolicies(ctx, args[1:], "gate", gate.PolicyRoot, "data.promote.gates.lib")
 	case "-h", "--help", "help":

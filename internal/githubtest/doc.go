@@ -47,8 +47,17 @@
 //     "If a job is rejected, the workflow will fail"). Cancelling completes a
 //     run at once, where GitHub passes through a short cancelling phase.
 //   - Only a required reviewer of the environment may review a pending
-//     deployment (422 otherwise), as on GitHub; custom protection rule reviews
-//     are recorded but gate nothing, because Protection has no custom rules.
+//     deployment (422 otherwise), as on GitHub. An environment with
+//     Protection.CustomRule holds a run until Options.App, and only it,
+//     answers its rule; the run is then listed by …/pending_deployments
+//     like one waiting on reviewers. The fake sends no webhooks:
+//     ProtectionRuleEvent builds the deployment_protection_rule payload for
+//     the test to deliver. Reviews of a rule on an environment without
+//     CustomRule are recorded but gate nothing.
+//   - POST /app/installations/{id}/access_tokens checks the App's JWT
+//     (RS256, issuer, expiry, at most ten minutes) and mints a token that
+//     expires after an hour of the server's clock; GET
+//     /repos/{owner}/{repo}/installation is not served.
 //   - A wait timer is kept at the precision it was given and rendered in whole
 //     minutes, rounded up, where GitHub only accepts minutes.
 //   - Error bodies have GitHub's shape (message, documentation_url, status).

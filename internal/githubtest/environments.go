@@ -17,10 +17,16 @@ type Protection struct {
 	WaitTimer time.Duration
 	// PreventSelfReview stops the run's actor from approving it.
 	PreventSelfReview bool
+	// CustomRule enables the custom deployment protection rule of
+	// Options.App: a waiting run is held until the App approves or rejects
+	// it through POST …/deployment_protection_rule, after the wait timer
+	// and the reviewers (GitHub evaluates them together; the fake in that
+	// order).
+	CustomRule bool
 }
 
 // protected reports whether a job naming the environment waits.
-func (p Protection) protected() bool { return len(p.Reviewers) > 0 || p.WaitTimer > 0 }
+func (p Protection) protected() bool { return len(p.Reviewers) > 0 || p.WaitTimer > 0 || p.CustomRule }
 
 type branchPolicy struct {
 	ProtectedBranches    bool `json:"protected_branches"`

@@ -2,7 +2,13 @@ package githubtest
 
 import (
 	"bytes"
+	"crypto/rand"
+	"crypto/rsa"
+	"strconv"
+	"sync"
+
 	"encoding/json"
+	"github.com/golang-jwt/jwt/v5"
 	"github.com/promote-dev/promote/internal/clock"
 	"io"
 	"net/http"
@@ -150,4 +156,30 @@ func (a *api) deploy(env string, extra map[string]any) int64 {
 		body[k] = v
 	}
 	return a.do("POST", "repos/acme/app/deployments", body).want(a.t, "create deployment", http.StatusCreated).id(a.t)
+}
+
+// testKey is an App's RSA key, generated once per test binary.
+var testKeyOnce = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
+
+func testKey(t *testing.T) *rsa.PrivateKey {
+	t.Helper()
+	k, err := testKeyOnce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// appJWT signs an App's JWT as internal/github does.
+func appJWT(t *testing.T, key *rsa.PrivateKey, appID int64, now time.Time) string {
+	t.Helper()
+	s, err := jwt.NewWithClaims(jwt.SigningMethodRS256, jwt.RegisteredClaims{
+		Issuer:    strconv.FormatInt(appID, 10),
+		IssuedAt:  jwt.NewNumericDate(now.Add(-time.Minute)),
+		ExpiresAt: jwt.NewNumericDate(now.Add(9 * time.Minute)),
+	}).SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
 }

@@ -249,6 +249,8 @@ func TestResponsesMatchOpenAPI(t *testing.T) {
 
 func responsesMatchOpenAPI(t *testing.T, opts Options) {
 	doc := subset(t)
+	key := testKey(t)
+	opts.App = &App{ID: 11, InstallationID: 4242, PublicKey: &key.PublicKey}
 	s, clock := newManual(t, opts)
 	s.SetBranches("feature")
 	s.SetTags("v1.2.0")
@@ -263,6 +265,7 @@ func responsesMatchOpenAPI(t *testing.T, opts Options) {
 			return RunScript{QueueDelay: 10 * time.Second, Duration: time.Minute}
 		},
 	})
+	s.AddEnvironment("gated", Protection{CustomRule: true})
 	s.AddWorkflow("lint.yml", Workflow{})
 	checker := newSpecChecker(t, doc, s)
 	a := newAPI(t, s)
@@ -274,6 +277,7 @@ func responsesMatchOpenAPI(t *testing.T, opts Options) {
 		"production": itoa(s.environmentLocked("production", false).id),
 		"deploy_wf":  itoa(s.workflows[0].id),
 		"since":      url.QueryEscape(">=" + epoch.Format(time.RFC3339)),
+		"jwt":        appJWT(t, key, 11, clock.Now()),
 		"main_sha":   s.shaFor("main"),
 	}
 	s.mu.Unlock()
@@ -396,6 +400,23 @@ func responsesMatchOpenAPI(t *testing.T, opts Options) {
 		{what: "review a custom gate without state or comment", method: "POST", path: runs + "/{run2}/deployment_protection_rule", status: 422,
 			body: `{"environment_name":"production"}`},
 		{what: "review a pending deployment of a cancelled run", method: "POST", path: runs + "/{run2}/pending_deployments", body: approve, status: 422},
+
+		{what: "mint an installation token", method: "POST", path: "app/installations/4242/access_tokens", hdr: []string{"Authorization", "Bearer {jwt}"}, status: 201,
+			check: func(t *testing.T, r response) { vars["app_token"], _ = r.object(t)["token"].(string) }},
+		{what: "mint a token with a bad JWT", method: "POST", path: "app/installations/4242/access_tokens", hdr: []string{"Authorization", "Bearer x.y.z"}, status: 401},
+		{what: "mint a token for another installation", method: "POST", path: "app/installations/1/access_tokens", hdr: []string{"Authorization", "Bearer {jwt}"}, status: 404},
+		{what: "custom rules of an environment", method: "GET", path: envs + "/gated/deployment_protection_rules", status: 200},
+		{what: "custom rules of a missing environment", method: "GET", path: envs + "/nope/deployment_protection_rules", status: 404},
+		{what: "dispatch to a gated environment", method: "POST", path: wfs + "/deploy.yml/dispatches", status: 200, save: "run3",
+			body: `{"ref":"main","inputs":{"service":"api","environment":"gated"},"return_run_details":true}`},
+		{what: "pending on the custom rule", advance: 10 * time.Second, method: "GET", path: runs + "/{run3}/pending_deployments", status: 200},
+		{what: "the rule answered by another token", method: "POST", path: runs + "/{run3}/deployment_protection_rule", status: 422,
+			body: `{"environment_name":"gated","state":"approved","comment":"gate ok"}`},
+		{what: "the rule answered by its App", method: "POST", path: runs + "/{run3}/deployment_protection_rule", status: 204,
+			hdr: []string{"Authorization", "Bearer {app_token}"}, body: `{"environment_name":"gated","state":"approved","comment":"gate ok"}`},
+		{what: "the rule answered twice", method: "POST", path: runs + "/{run3}/deployment_protection_rule", status: 422,
+			hdr: []string{"Authorization", "Bearer {app_token}"}, body: `{"environment_name":"gated","state":"rejected","comment":"no"}`},
+		{what: "in progress once the rule approved", method: "GET", path: runs + "/{run3}", status: 200, check: wantField("status", "in_progress")},
 
 		{what: "another repository", method: "GET", path: "repos/acme/other/deployments", status: 404},
 		{what: "an unknown path", method: "GET", path: "repos/acme/app/pulls", status: 404},

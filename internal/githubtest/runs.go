@@ -91,6 +91,7 @@ type runState struct {
 	deployed           time.Time // zero if the deploy has not begun
 	completed          time.Time
 	reviewed           bool // a review has decided the pending deployment
+	ruleReviewed       bool // the App's custom rule has decided it
 }
 
 // stateLocked computes a run's state at now from its script, its
@@ -132,6 +133,19 @@ func (s *Server) timelineLocked(r *run, now time.Time) runState {
 			gate = maxTime(rv.At, timer)
 		} else {
 			gate = timer
+		}
+		if r.protection.CustomRule {
+			rv, ok := s.ruleDecisionLocked(r, now)
+			if !ok {
+				return st
+			}
+			st.ruleReviewed = true
+			st.updated = maxTime(st.updated, rv.At)
+			if rv.State != "approved" {
+				st.status, st.conclusion, st.completed = "completed", "failure", rv.At
+				return st
+			}
+			gate = maxTime(gate, rv.At)
 		}
 		if now.Before(gate) {
 			return st
@@ -625,6 +639,16 @@ func (s *Server) reviewProtectionRule(q *request) reply {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if r.protection.CustomRule && b.has("state") {
+		// Only the rule's App may answer it, once, while the run waits on it.
+		if s.opts.App == nil || q.login != s.opts.App.login() {
+			return s.errorReply(q, http.StatusUnprocessableEntity, q.login+" does not own a deployment protection rule of the environment "+r.env+".", nil)
+		}
+		st := s.stateLocked(r, q.now)
+		if st.status != "waiting" || st.ruleReviewed || !strings.EqualFold(b.str("environment_name", ""), r.env) {
+			return s.errorReply(q, http.StatusUnprocessableEntity, "No pending deployment protection rule requests to review for this run.", nil)
+		}
+	}
 	r.ruleReviews = append(r.ruleReviews, ProtectionRuleReview{
 		Environment: b.str("environment_name", ""), State: b.str("state", ""), Comment: b.str("comment", ""), User: q.login, At: q.now,
 	})

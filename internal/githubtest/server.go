@@ -74,6 +74,11 @@ type Options struct {
 	// blocked, and the bubble's clock would never move. The server must then
 	// be created, used and closed inside that one bubble.
 	InMemory bool
+	// App is the GitHub App installed on the repository, if any: it mints
+	// installation tokens (POST /app/installations/{id}/access_tokens) and
+	// owns the custom protection rule of environments with
+	// Protection.CustomRule.
+	App *App
 }
 
 // Count tallies the requests on one route.
@@ -115,6 +120,7 @@ type Server struct {
 	deploys   []*Deployment
 	runs      []*run
 	nextID    map[string]int64
+	minted    map[string]minted // installation tokens of Options.App
 }
 
 // New starts a Server on a loopback port, or without one if opts.InMemory.
@@ -151,6 +157,13 @@ func New(opts Options) *Server {
 	opts.Faults.Kinds = slices.Clone(opts.Faults.Kinds)
 	opts.Faults.SkipRoutes = slices.Clone(opts.Faults.SkipRoutes)
 	opts.Faults.First = maps.Clone(opts.Faults.First)
+	if opts.App != nil {
+		app := *opts.App
+		if app.Slug == "" {
+			app.Slug = "promote-gate"
+		}
+		opts.App = &app
+	}
 	s := &Server{
 		opts:   opts,
 		clock:  opts.Clock,
@@ -174,6 +187,9 @@ func New(opts Options) *Server {
 		s.userLocked(login)
 	}
 	s.userLocked(actionsBot).kind = "Bot"
+	if opts.App != nil {
+		s.userLocked(opts.App.login()).kind = "Bot"
+	}
 	s.refs["refs/heads/"+opts.DefaultBranch] = s.shaFor("refs/heads/" + opts.DefaultBranch)
 	s.register()
 	if opts.InMemory {
@@ -372,6 +388,7 @@ func (s *Server) register() {
 		stats = docs + "deployments/statuses#"
 		envs  = docs + "deployments/environments#"
 	)
+	s.handle("POST", "/app/installations/{installation_id}/access_tokens", docs+"apps/apps#create-an-installation-access-token-for-an-app", s.mintToken)
 	s.handle("GET", "/rate_limit", docs+"rate-limit/rate-limit#get-rate-limit-status-for-the-authenticated-user", s.getRateLimit)
 
 	s.handle("GET", repo+"/deployments", deps+"list-deployments", s.listDeployments)
@@ -383,6 +400,7 @@ func (s *Server) register() {
 
 	s.handle("GET", repo+"/environments", envs+"list-environments", s.listEnvironments)
 	s.handle("GET", repo+"/environments/{environment_name}", envs+"get-an-environment", s.getEnvironment)
+	s.handle("GET", repo+"/environments/{environment_name}/deployment_protection_rules", docs+"deployments/protection-rules#get-all-deployment-protection-rules-for-an-environment", s.listProtectionRules)
 	s.handle("PUT", repo+"/environments/{environment_name}", envs+"create-or-update-an-environment", s.putEnvironment)
 
 	s.handle("GET", repo+"/actions/workflows", wfs+"list-repository-workflows", s.listWorkflows)
@@ -440,6 +458,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, route string, h h
 		return
 	}
 	q.login = login
+	if route == "POST /app/installations/{installation_id}/access_tokens" {
+		// The App's JWT, checked by the handler; it counts against no
+		// installation's limits.
+		q.now = s.clock.Now()
+		s.write(w, q, h(q), s.rateSnapshot())
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead && s.readOnly(r) {
 		w.Header().Set("X-Accepted-GitHub-Permissions", acceptedPermissions(route))
 		s.write(w, q, s.errorReply(q, http.StatusForbidden, "Resource not accessible by integration", nil), s.rateSnapshot())
@@ -569,6 +594,12 @@ func (s *Server) authenticate(r *http.Request) (login, problem string) {
 	token = strings.TrimSpace(token)
 	if !ok || token == "" || (!strings.EqualFold(scheme, "bearer") && !strings.EqualFold(scheme, "token")) {
 		return "", "Requires authentication"
+	}
+	if login, ok := s.mintedLogin(token, s.clock.Now()); ok {
+		if login == "" {
+			return "", "Bad credentials" // expired
+		}
+		return login, ""
 	}
 	if s.opts.Tokens == nil {
 		return s.opts.User, ""
