@@ -23,7 +23,6 @@ import (
 	"github.com/promote-dev/promote/internal/githubtest"
 )
 
-
 // TestGateServe runs `promote gate serve` end to end: a GitHub App's
 // deployment_protection_rule delivery, decided by the shipped gate
 // policies, answered to the in-memory GitHub as the App: a service whose
