@@ -294,6 +294,38 @@ func deployments(in Input) []Deployment {
 	return out
 }
 
+// markRollbacks finds the rollbacks among deps, in the order they
+// finished: deployments of a commit that the service and environment
+// already ran successfully, other than the one running there, that is an
+// earlier version deployed again (as Sleuth and Datadog count them, and as
+// promote rollback records them). left marks the deployment each rollback
+// left: a change failure, recovered when the rollback succeeds.
+func markRollbacks(deps []Deployment) (rollback, left []bool) {
+	rollback, left = make([]bool, len(deps)), make([]bool, len(deps))
+	type state struct {
+		current int // the deployment running now, or -1
+		shipped map[string]bool
+	}
+	states := map[[2]string]*state{}
+	for i, d := range deps {
+		k := [2]string{d.Service, d.Environment}
+		st := states[k]
+		if st == nil {
+			st = &state{current: -1, shipped: map[string]bool{}}
+			states[k] = st
+		}
+		if st.current >= 0 && d.Commit != deps[st.current].Commit && st.shipped[d.Commit] {
+			rollback[i] = true
+			left[st.current] = true
+		}
+		if d.Succeeded {
+			st.current = i
+			st.shipped[d.Commit] = true
+		}
+	}
+	return rollback, left
+}
+
 // dora sets the four keys from deployments in the order they finished.
 func dora(b *builder, deps []Deployment, o Options) {
 	from := o.Now.Add(-o.Since)
@@ -302,13 +334,20 @@ func dora(b *builder, deps []Deployment, o Options) {
 	window := map[[2]string]*counts{}
 	shipped := map[[3]string]bool{}
 	failedSince := map[[2]string]time.Time{}
-	for _, d := range deps {
+	rollback, left := markRollbacks(deps)
+	for i, d := range deps {
 		k := [2]string{d.Service, d.Environment}
+		// A deployment that a rollback left was a change failure,
+		// whatever its own record says.
+		d.Succeeded = d.Succeeded && !left[i]
 		result := "failed"
 		if d.Succeeded {
 			result = "succeeded"
 		}
 		b.add(DORADeployments, 1, d.Service, d.Environment, result)
+		if rollback[i] {
+			b.add(RollbacksTotal, 1, d.Service, d.Environment, result)
+		}
 		if window[k] == nil {
 			window[k] = &counts{}
 		}
