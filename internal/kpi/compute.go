@@ -248,6 +248,7 @@ func zero(b *builder, svc, env string) {
 	}
 	for _, r := range []string{"succeeded", "failed"} {
 		b.add(DORADeployments, 0, svc, env, r)
+		b.add(RollbacksTotal, 0, svc, env, r)
 	}
 	b.add(NodeRetries, 0, svc, env)
 	for _, d := range []*Desc{NodeDuration, NodeQueueWait, NodeApprovalWait, NodeGitHubRequests, DORALeadTime, DORARecovery} {
