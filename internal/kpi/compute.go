@@ -160,6 +160,7 @@ func records(b *builder, in Input, o Options) {
 	runs := map[string]*evidence.RunSummary{}
 	var last time.Time
 	lastMesh := map[string]*evidence.Entry{}
+	named := map[[2]string]bool{}
 	for i := range in.Entries {
 		e := &in.Entries[i]
 		b.add(EvidenceRecords, 1, string(e.Kind))
@@ -176,7 +177,10 @@ func records(b *builder, in Input, o Options) {
 			continue
 		}
 		svc, env := e.Service, e.Environment
-		zero(b, svc, env)
+		if k := [2]string{svc, env}; !named[k] {
+			named[k] = true
+			zero(b, svc, env)
+		}
 		b.add(PromotionsTotal, 1, svc, env, e.Outcome)
 		b.add(NodeRetries, float64(max(e.Attempts-1, 0)), svc, env)
 		if e.Attempts == 0 {
