@@ -286,7 +286,13 @@ func mesh(b *builder, e *evidence.Entry) {
 // id, and those given from GitHub, ordered by when they finished.
 func deployments(in Input) []Deployment {
 	var out []Deployment
-	index := map[string]int{}
+	// A deployment is known by its GitHub id, or by its record's seq
+	// when it has none.
+	type key struct {
+		seq bool
+		n   int64
+	}
+	index := map[key]int{}
 	for i := range in.Entries {
 		e := &in.Entries[i]
 		if e.Kind != evidence.KindPromotion || e.Attempts == 0 || (e.Outcome != "succeeded" && e.Outcome != "failed") {
@@ -296,23 +302,22 @@ func deployments(in Input) []Deployment {
 			Succeeded: e.Outcome == "succeeded", FinishedAt: parseTime(e.FinishedAt), CommitTime: parseTime(e.CommitTime)}
 		// A rerun that finds the same deployment records it again: count
 		// it once, as its latest record says it ended.
-		key := fmt.Sprintf("seq %d", e.Seq)
+		k := key{seq: true, n: int64(e.Seq)}
 		if e.DeploymentID != 0 {
-			key = fmt.Sprintf("deployment %d", e.DeploymentID)
+			k = key{n: e.DeploymentID}
 		}
-		if i, ok := index[key]; ok {
+		if i, ok := index[k]; ok {
 			out[i] = d
 			continue
 		}
-		index[key] = len(out)
+		index[k] = len(out)
 		out = append(out, d)
 	}
 	for _, d := range in.Deployments {
-		key := fmt.Sprintf("deployment %d", d.ID)
-		if _, ok := index[key]; ok {
+		if _, ok := index[key{n: d.ID}]; ok {
 			continue
 		}
-		index[key] = len(out)
+		index[key{n: d.ID}] = len(out)
 		out = append(out, d)
 	}
 	slices.SortStableFunc(out, func(a, b Deployment) int { return a.FinishedAt.Compare(b.FinishedAt) })
