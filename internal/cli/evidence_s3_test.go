@@ -18,9 +18,8 @@ import (
 // and catches a delete marker that another client adds.
 func TestEvidenceS3(t *testing.T) {
 	t.Parallel()
+	gw, dir, manifest, getenv := s3EvidenceRepo(t)
 	ctx := context.Background()
-	gw, manifest, getenv := s3Repository(t)
-	dir := filepath.Dir(manifest)
 
 	r := promote(t, getenv, "run", "--manifest", manifest, "--status-file", filepath.Join(dir, "status.json"), "--heartbeat", "0")
 	if r.code != ExitOK || !strings.Contains(r.stdout, "Sealed 4 evidence records in s3://evidence/promote") {
@@ -47,11 +46,11 @@ func TestEvidenceS3(t *testing.T) {
 	}
 }
 
-// s3Repository starts versitygw with an Object-Lock bucket and writes a git
-// repository whose manifest (evidenceManifest) keeps its evidence there;
-// getenv gives the bucket's credentials. It skips the test without
+// s3EvidenceRepo starts versitygw with an Object-Lock bucket and returns
+// it with a repository whose manifest keeps evidence there (retention one
+// day) and the environment with its credentials. It skips the test without
 // VERSITYGW.
-func s3Repository(t *testing.T) (gw *storetest.Gateway, manifest string, getenv func(string) string) {
+func s3EvidenceRepo(t *testing.T) (gw *storetest.Gateway, dir, manifest string, getenv func(string) string) {
 	t.Helper()
 	bin := os.Getenv("VERSITYGW")
 	if bin == "" {
@@ -71,7 +70,7 @@ func s3Repository(t *testing.T) (gw *storetest.Gateway, manifest string, getenv 
 	}
 	yaml := strings.Replace(evidenceManifest, "  store: file://.promote/evidence\n",
 		"  store: s3://evidence/promote\n  region: us-east-1\n  endpoint: "+gw.Endpoint+"\n  retention_days: 1\n", 1)
-	dir := gittest.Init(t, map[string]string{"promotion.yaml": yaml})
+	dir = gittest.Init(t, map[string]string{"promotion.yaml": yaml})
 	env := map[string]string{"AWS_ACCESS_KEY_ID": storetest.AccessKey, "AWS_SECRET_ACCESS_KEY": storetest.SecretKey}
-	return gw, filepath.Join(dir, "promotion.yaml"), func(k string) string { return env[k] }
+	return gw, dir, filepath.Join(dir, "promotion.yaml"), func(k string) string { return env[k] }
 }

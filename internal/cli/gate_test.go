@@ -140,7 +140,7 @@ func TestGateTestPolicies(t *testing.T) {
 // and the replay reads the input back from it.
 func TestGateS3(t *testing.T) {
 	t.Parallel()
-	_, manifest, getenv := s3Repository(t)
+	_, _, manifest, getenv := s3EvidenceRepo(t)
 	dir := filepath.Dir(manifest)
 	if r := promote(t, getenv, "run", "--manifest", manifest, "--to", "dev", "--status-file", filepath.Join(dir, "status.json"), "--heartbeat", "0"); r.code != ExitOK {
 		t.Fatalf("run --to dev: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)

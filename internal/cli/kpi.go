@@ -114,7 +114,7 @@ func (c *Command) kpiSources(ctx context.Context, rt *actions.Runtime, o kpiOpti
 		return kpi.Sources{}, err
 	}
 	spool := spoolOf(m)
-	src := kpi.Sources{StoreName: m.Evidence.Store, Store: st, Keys: keys, Spool: &spool, Since: time.Now().Add(-o.since), CheckEverySignature: o.everySig}
+	src := kpi.Sources{StoreName: m.Evidence.Store, Store: st, Keys: keys, Spool: &spool, Window: o.since, CheckEverySignature: o.everySig}
 	if s3 != nil {
 		src.Bucket = s3
 	}

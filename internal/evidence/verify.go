@@ -203,13 +203,12 @@ func (v *Verifier) verify(ctx context.Context, store Store) (*Report, []recordRe
 		var batch ed25519Batch
 		for j := range rs {
 			r := &rs[j]
-			data, err := store.Read(ctx, r.key)
-			if errors.Is(err, ErrNotFound) {
-				r.fail("listed but cannot be read: %v", err)
-				continue
-			}
+			data, err := r.readFrom(ctx, store)
 			if err != nil {
 				return err
+			}
+			if data == nil {
+				continue
 			}
 			env := r.parse(data)
 			if r.seq <= deferUpTo {
@@ -257,15 +256,11 @@ func (v *Verifier) verify(ctx context.Context, store Store) (*Report, []recordRe
 		err := parallel(ctx, (len(tail)+batchSize-1)/batchSize, workers, func(i int) error {
 			var batch ed25519Batch
 			for _, r := range tail[i*batchSize : min((i+1)*batchSize, len(tail))] {
-				data, err := store.Read(ctx, r.key)
-				if errors.Is(err, ErrNotFound) {
-					r.fail("listed but cannot be read: %v", err)
-					continue
-				}
+				data, err := r.readFrom(ctx, store)
 				if err != nil {
 					return err
 				}
-				if env, err := decodeEnvelope(data); err == nil { // else parse said so
+				if env, err := decodeEnvelope(data); data != nil && err == nil { // else parse said so
 					r.checkSignatures(env, v.Keys, &batch)
 				}
 			}
@@ -359,6 +354,17 @@ type recordResult struct {
 
 func (r *recordResult) fail(format string, args ...any) {
 	r.failures = append(r.failures, fmt.Sprintf(format, args...))
+}
+
+// readFrom reads the record from store; a record listed but gone is a
+// failure of the record and nil data, other errors stop the check.
+func (r *recordResult) readFrom(ctx context.Context, store Store) ([]byte, error) {
+	data, err := store.Read(ctx, r.key)
+	if errors.Is(err, ErrNotFound) {
+		r.fail("listed but cannot be read: %v", err)
+		return nil, nil
+	}
+	return data, err
 }
 
 // parse hashes a record's stored bytes and decodes its envelope and

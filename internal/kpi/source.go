@@ -26,8 +26,9 @@ type Sources struct {
 	Spool *evidence.Spool
 	// GitHub lists the Deployments Promote did not make; nil unless asked.
 	GitHub *github.Client
-	// Since is how far back GitHub's Deployments are listed.
-	Since time.Time
+	// Window is how far back from each refresh GitHub's Deployments are
+	// listed; 0 lists them all.
+	Window time.Duration
 	// CheckEverySignature verifies each record's signature, as promote
 	// evidence verify does, instead of the records that a good checkpoint
 	// covers through it (evidence.Verifier.TrustCheckpoints).
@@ -88,7 +89,11 @@ func Gather(ctx context.Context, src Sources) Gathered {
 		}
 	}
 	if src.GitHub != nil && g.Report != nil && g.Report.OK() {
-		g.Deployments, err = GitHubDeployments(ctx, src.GitHub, src.Since, promoted(g.Entries))
+		var since time.Time
+		if src.Window > 0 {
+			since = time.Now().Add(-src.Window)
+		}
+		g.Deployments, err = GitHubDeployments(ctx, src.GitHub, since, promoted(g.Entries))
 		if err != nil {
 			g.Errors[SourceGitHub] = err
 		}
