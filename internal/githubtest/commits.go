@@ -2,18 +2,8 @@ package githubtest
 
 import (
 	"net/http"
-	"strings"
 	"time"
 )
-
-// SetCommit points a tag at a given commit SHA (40 hex digits), so that a
-// test can deploy the commits of a real git repository: Deployments of a
-// SHA need a ref that points to it.
-func (s *Server) SetCommit(tag, sha string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.refs["refs/tags/"+strings.TrimPrefix(tag, "refs/tags/")] = strings.ToLower(sha)
-}
 
 // getCommit answers GET /repos/{owner}/{repo}/commits/{ref} for a branch, a
 // tag or the SHA one of them points to. Every commit of the fake repository

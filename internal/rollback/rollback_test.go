@@ -61,7 +61,7 @@ func newWorld(t *testing.T, commits []string) *world {
 	w.srv = githubtest.New(githubtest.Options{InMemory: true})
 	t.Cleanup(w.srv.Close)
 	for i, c := range commits {
-		w.srv.SetCommit(fmt.Sprintf("c%d", i), c)
+		w.srv.SetRef(fmt.Sprintf("refs/tags/c%d", i), c)
 	}
 	w.srv.AddWorkflow("deploy.yml", githubtest.Workflow{
 		RunName: "deploy ${{ inputs.service }} to ${{ inputs.environment }} #${{ inputs.deployment_id }}",
