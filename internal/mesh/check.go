@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"strconv"
@@ -63,7 +64,7 @@ func ParseChecks(s string) ([]Layer, error) {
 			continue
 		}
 		if !slices.Contains(Layers, Layer(part)) {
-			return nil, fmt.Errorf("unknown check %q (expected a comma-separated list of schema, istio, analysis, policy, or all)", part)
+			return nil, fmt.Errorf("unknown check %q (expected a comma-separated list of schema, istio, crd, analysis, policy, or all)", part)
 		}
 		if !slices.Contains(out, Layer(part)) {
 			out = append(out, Layer(part))
@@ -147,6 +148,7 @@ func compareFindings(a, b Finding) int {
 // spread over the machine's cores: resources are independent of each other.
 func checkEach(ctx context.Context, resources []*Resource, opts Options) ([]Finding, error) {
 	found := make([][]Finding, len(resources))
+	crd := make([][]crdFinding, len(resources))
 	_, err := forEach(ctx, len(resources), func(i int) []Finding {
 		r := resources[i]
 		if r.Istio == nil {
@@ -162,6 +164,9 @@ func checkEach(ctx context.Context, resources []*Resource, opts Options) ([]Find
 		if opts.Runs(LayerIstio) {
 			found[i] = append(found[i], validateIstio(r)...)
 		}
+		if opts.Runs(LayerCRD) {
+			crd[i] = checkCRD(ctx, r, r.problems)
+		}
 		return nil
 	})
 	if err == nil && opts.Runs(LayerIstio) {
@@ -170,7 +175,26 @@ func checkEach(ctx context.Context, resources []*Resource, opts Options) ([]Find
 	if err != nil {
 		return nil, err
 	}
+	for i, fs := range crd {
+		found[i] = append(found[i], withoutIstio(fs, found[i])...)
+	}
 	return slices.Concat(found...), nil
+}
+
+// withoutIstio leaves out the CRD findings at a value (or its key) where
+// Istio's own rules already refused the resource, and those of a CEL rule
+// that reads a field where Istio refused it: a rule both have (a duration
+// under 1ms, port-level mTLS without a selector) is one problem.
+func withoutIstio(crd []crdFinding, found []Finding) []Finding {
+	var out []Finding
+	for _, c := range crd {
+		if !slices.ContainsFunc(found, func(f Finding) bool {
+			return f.Rule == RuleIstio && (f.Pos == c.Pos || f.Pos == c.key || slices.Contains(c.fields, f.Pos))
+		}) {
+			out = append(out, c.Finding)
+		}
+	}
+	return out
 }
 
 // forEach calls f(0) to f(n-1) on every core and returns their findings in
@@ -270,7 +294,8 @@ func anyMap(m map[string]string) map[string]any {
 	return out
 }
 
-// value converts a YAML node to the JSON-like value it denotes.
+// value converts a YAML node to the JSON-like value it denotes, as the API
+// server reads it from what kubectl sends.
 func value(n *yaml.Node, w *yamlnode.Walker) any {
 	n = w.Resolve(n)
 	if w.TooBig() {
@@ -301,6 +326,11 @@ func value(n *yaml.Node, w *yamlnode.Walker) any {
 		}
 	case "!!float":
 		if f, err := strconv.ParseFloat(n.Value, 64); err == nil {
+			// kubectl sends a whole float as an integer (1.0 as 1), which
+			// the API server reads as one.
+			if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+				return int64(f)
+			}
 			return f
 		}
 	}

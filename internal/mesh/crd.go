@@ -1,0 +1,525 @@
+package mesh
+
+import (
+	"context"
+	_ "embed"
+	"encoding/json"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	yaml "go.yaml.in/yaml/v3"
+	"istio.io/istio/pkg/config"
+	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	apiservercel "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/listtype"
+	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
+	fielderr "k8s.io/apimachinery/pkg/util/validation/field"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	openapierrors "k8s.io/kube-openapi/pkg/validation/errors"
+	"k8s.io/kube-openapi/pkg/validation/strfmt"
+	"k8s.io/kube-openapi/pkg/validation/validate"
+
+	"github.com/promote-dev/promote/internal/yamlnode"
+)
+
+// The CRD layer checks each Istio resource as the Kubernetes API server
+// does on kubectl apply: against the structural schema of Istio's CRD for
+// its version (the OpenAPI validation of the API server, kube-openapi) and
+// the CEL rules of its x-kubernetes-validations, evaluated by the API
+// server's own validator (k8s.io/apiextensions-apiserver), with the API
+// server's CEL environment and cost limits.
+//
+// The schemas are those of the Istio module Promote builds with, written by
+// crdgen into crds.json at build time: descriptions left out, 240 KB
+// instead of the 930 KB of YAML, and decoded in a fraction of the time (see
+// BENCHMARKS.md). TestCRDSchemasCurrent keeps the file equal to what
+// crdgen writes from the module.
+
+//go:generate go run ./crdgen
+
+//go:embed crds.json
+var crdsJSON []byte
+
+// crdSchema is what checks the resources of one kind and version.
+type crdSchema struct {
+	structural *structuralschema.Structural
+	openapi    *validate.SchemaValidator
+	cel        *apiservercel.Validator // nil when the schema has no rules
+	// rules counts the CEL rules, transition the rules that compare with
+	// the previous object (oldSelf), which a check of files cannot
+	// evaluate and skips, as the API server does on create.
+	rules, transition int
+}
+
+// crdIndex maps a kind and version to its schema, built on first use; a
+// schema's validators are built the first time a resource of its kind and
+// version is checked, and kept for the process.
+var crdIndex = sync.OnceValues(func() (map[config.GroupVersionKind]func() (*crdSchema, error), error) {
+	var raw []struct {
+		Group, Kind, Version string
+		Schema               json.RawMessage
+	}
+	if err := json.Unmarshal(crdsJSON, &raw); err != nil {
+		return nil, fmt.Errorf("crds.json: %w", err)
+	}
+	m := make(map[config.GroupVersionKind]func() (*crdSchema, error), len(raw))
+	for _, r := range raw {
+		gvk := config.GroupVersionKind{Group: r.Group, Version: r.Version, Kind: r.Kind}
+		m[gvk] = sync.OnceValues(func() (*crdSchema, error) {
+			s, err := buildCRDSchema(r.Schema)
+			if err != nil {
+				return nil, fmt.Errorf("the CRD schema of %s: %w", gvk, err)
+			}
+			return s, nil
+		})
+	}
+	return m, nil
+})
+
+// crdSchemaFor returns the schema of a kind and version, or nil when
+// Istio's CRDs do not serve it.
+func crdSchemaFor(gvk config.GroupVersionKind) (*crdSchema, error) {
+	idx, err := crdIndex()
+	if err != nil {
+		return nil, err
+	}
+	build, ok := idx[gvk]
+	if !ok {
+		return nil, nil
+	}
+	return build()
+}
+
+// buildCRDSchema converts a schema as the API server does when a CRD is
+// created, and compiles its rules.
+func buildCRDSchema(data []byte) (*crdSchema, error) {
+	var v1 apiextensionsv1.JSONSchemaProps
+	if err := json.Unmarshal(data, &v1); err != nil {
+		return nil, err
+	}
+	var internal apiextensions.JSONSchemaProps
+	if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(&v1, &internal, nil); err != nil {
+		return nil, err
+	}
+	structural, err := structuralschema.NewStructural(&internal)
+	if err != nil {
+		return nil, err
+	}
+	_, openapiSchema, err := apiservervalidation.NewSchemaValidator(&internal)
+	if err != nil {
+		return nil, err
+	}
+	s := &crdSchema{
+		structural: structural,
+		openapi:    validate.NewSchemaValidator(openapiSchema, nil, "", strfmt.Default),
+		cel:        apiservercel.NewValidator(structural, true, celconfig.PerCallLimit),
+	}
+	s.rules, s.transition = countRules(structural)
+	return s, nil
+}
+
+// countRules counts a schema's CEL rules and those that compare with the
+// previous object (oldSelf). TestCRDRulesCompile holds the count to the
+// compiler's.
+func countRules(s *structuralschema.Structural) (rules, transition int) {
+	walkStructural(s, "", func(_ string, node *structuralschema.Structural) {
+		for _, rule := range node.XValidations {
+			rules++
+			if strings.Contains(rule.Rule, "oldSelf") {
+				transition++
+			}
+		}
+	})
+	return rules, transition
+}
+
+// walkStructural calls f with every node of a structural schema and its
+// path ("" for the root, .spec.x, [*] for list items, [*] for map values).
+func walkStructural(s *structuralschema.Structural, path string, f func(path string, s *structuralschema.Structural)) {
+	if s == nil {
+		return
+	}
+	f(path, s)
+	keys := make([]string, 0, len(s.Properties))
+	for k := range s.Properties {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		p := s.Properties[k]
+		walkStructural(&p, path+"."+k, f)
+	}
+	walkStructural(s.Items, path+"[*]", f)
+	if s.AdditionalProperties != nil {
+		walkStructural(s.AdditionalProperties.Structural, path+"[*]", f)
+	}
+}
+
+// checkCRD checks one Istio resource against its CRD. problems are what
+// the schema layer found in it: a value it reported is not reported again,
+// and type or enum problems stop the CEL rules, as in the API server, which
+// evaluates no rule of an object whose values have the wrong type.
+func checkCRD(ctx context.Context, r *Resource, problems []Finding) (out []crdFinding) {
+	if r.Istio == nil {
+		return nil
+	}
+	s, err := crdSchemaFor(config.GroupVersionKind{Group: r.Group, Version: r.Version, Kind: r.Kind})
+	if err != nil {
+		return []crdFinding{{Finding: r.crdFinding(r.Pos, RuleCRDInternal, "cannot check against Istio's CRD: %v", err), key: r.Pos}}
+	}
+	if s == nil {
+		return nil
+	}
+	defer func() {
+		if p := recover(); p != nil {
+			out = append(out, crdFinding{Finding: r.crdFinding(r.Pos, RuleCRDInternal, "crashed checking against Istio's CRD (%v); please report it with the resource", p), key: r.Pos})
+		}
+	}()
+	w := &yamlnode.Walker{Budget: specBudget}
+	obj := map[string]any{"apiVersion": r.APIVersion, "kind": r.Kind}
+	for k, v := range w.All(r.Doc) {
+		if k.Value == "metadata" || k.Value == "spec" {
+			obj[k.Value] = value(v, w)
+		}
+	}
+	if w.TooBig() {
+		return nil // the schema layer reports it
+	}
+	reported := map[Pos]bool{}
+	blocked := false
+	for _, p := range problems {
+		reported[p.Pos] = true
+		blocked = blocked || p.Rule == RuleType || p.Rule == RuleEnum
+	}
+	// add reports a problem at the node of path, unless the schema layer
+	// reported the node or its key.
+	add := func(path string, missing bool, rule, format string, args ...any) bool {
+		at, key := crdPlace(r, path, missing)
+		if reported[at] || reported[key] {
+			return false
+		}
+		reported[at], reported[key] = true, true
+		out = append(out, crdFinding{Finding: r.crdFinding(at, rule, format, args...), key: key})
+		return true
+	}
+	res := s.openapi.Validate(obj)
+	for _, e := range res.Errors {
+		v, ok := e.(*openapierrors.Validation)
+		if !ok {
+			// oneOf, anyOf and not: Istio's CRDs use them only for the
+			// fields of a proto oneof, of which protojson, in the schema
+			// layer, already refuses a second.
+			if len(problems) == 0 {
+				msg := strings.ReplaceAll(e.Error(), " in body", "")
+				path := ""
+				if m := quotedPath.FindStringSubmatch(msg); m != nil {
+					path = m[1]
+				}
+				add(path, false, RuleCRDSchema, "%s", msg)
+			}
+			continue
+		}
+		switch v.Code() {
+		case openapierrors.InvalidTypeCode, openapierrors.EnumFailCode:
+			blocked = true // the schema layer reports wrong types and enum values
+			continue
+		case openapierrors.RequiredFailCode, openapierrors.TooLongFailCode, openapierrors.MaxItemsFailCode, openapierrors.TooManyPropertiesCode:
+			blocked = true // the API server evaluates no rule after these
+		}
+		path := strings.TrimPrefix(v.Name, ".")
+		add(path, v.Code() == openapierrors.RequiredFailCode, RuleCRDSchema, "%s", schemaMessage(path, v))
+	}
+	for _, e := range listtype.ValidateListSetsAndMaps(nil, s.structural, obj) {
+		blocked = true
+		add(e.Field, false, RuleCRDSchema, "%s: %s (x-kubernetes-list-type)", e.Field, strings.TrimPrefix(e.ErrorBody(), "Duplicate value: "))
+	}
+	if blocked || s.cel == nil {
+		return out
+	}
+	errs, _ := s.cel.Validate(ctx, nil, s.structural, obj, nil, celconfig.RuntimeCELCostBudget)
+	for _, e := range errs {
+		if e.Type == fielderr.ErrorTypeInternal || celFailed(e.Detail) {
+			add(e.Field, false, RuleCRDInternal, "%s: a CEL rule of Istio's CRD failed to evaluate: %s", e.Field, e.Detail)
+			continue
+		}
+		msg := fmt.Sprintf("%s: %s", e.Field, e.Detail)
+		rule := ruleAt(s.structural, e.Field, e.Detail)
+		if rule != "" {
+			msg += fmt.Sprintf(" (rule: %s)", rule)
+		}
+		if add(e.Field, false, RuleCRDCEL, "%s", msg) {
+			out[len(out)-1].fields = ruleFields(r, e.Field, rule)
+		}
+	}
+	return out
+}
+
+// crdFinding is a finding of the CRD layer and the position of the key of
+// the value it is about, where Istio's rules may have placed the same
+// problem.
+type crdFinding struct {
+	Finding
+	key Pos
+	// fields are the positions of the fields a CEL rule reads.
+	fields []Pos
+}
+
+func (r *Resource) crdFinding(at Pos, rule, format string, args ...any) Finding {
+	return Finding{Pos: at, Severity: Error, Rule: rule, Resource: r.Ref(), Message: fmt.Sprintf(format, args...)}
+}
+
+// specPos is the position of the resource's spec, or of the resource.
+func (r *Resource) specPos() Pos {
+	if r.Spec != nil {
+		return Pos{r.Pos.File, r.Spec.Line, r.Spec.Column}
+	}
+	return r.Pos
+}
+
+// quotedPath is the path that opens kube-openapi's oneOf and anyOf
+// messages.
+var quotedPath = regexp.MustCompile(`^"([^"]*)"`)
+
+// celFailed tells a rule that could not be evaluated from one that is
+// false, by the words the API server's validator uses (a test holds them
+// to the validator, TestCRDEvaluationError).
+func celFailed(detail string) bool {
+	for _, s := range []string{" evaluating rule: ", "call arguments did not match", "rule compile error", "rule compiler initialization error", "cost budget", "runtime cost could not be calculated", "call cost exceeds limit"} {
+		if strings.Contains(detail, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// schemaMessage says which limit of the schema a value breaks.
+func schemaMessage(path string, v *openapierrors.Validation) string {
+	switch v.Code() {
+	case openapierrors.RequiredFailCode:
+		parent, name := splitPath(path)
+		return fmt.Sprintf("%s: the required field %q is missing (required)", parent, name)
+	case openapierrors.TooLongFailCode, openapierrors.TooShortFailCode:
+		n := -1
+		if s, ok := v.Value.(string); ok {
+			n = utf8.RuneCountInString(s)
+		}
+		if v.Code() == openapierrors.TooLongFailCode {
+			return fmt.Sprintf("%s: %d characters, longer than the limit of %v (maxLength)", path, n, v.Valid)
+		}
+		return fmt.Sprintf("%s: %d characters, shorter than the minimum of %v (minLength)", path, n, v.Valid)
+	case openapierrors.PatternFailCode:
+		return fmt.Sprintf("%s: %s does not match the pattern %s (pattern)", path, quoteValue(v.Value), v.Valid)
+	case openapierrors.MaxItemsFailCode:
+		return fmt.Sprintf("%s: %v items, more than the limit of %v (maxItems)", path, v.Value, v.Valid)
+	case openapierrors.MinItemsFailCode:
+		return fmt.Sprintf("%s: %v items, fewer than the minimum of %v (minItems)", path, v.Value, v.Valid)
+	case openapierrors.TooManyPropertiesCode:
+		return fmt.Sprintf("%s: %v entries, more than the limit of %v (maxProperties)", path, v.Value, v.Valid)
+	case openapierrors.TooFewPropertiesCode:
+		return fmt.Sprintf("%s: %v entries, fewer than the minimum of %v (minProperties)", path, v.Value, v.Valid)
+	case openapierrors.MaxFailCode:
+		return fmt.Sprintf("%s: %v is more than the maximum %v (maximum)", path, quoteValue(v.Value), wholeNumber(v.Valid))
+	case openapierrors.MinFailCode:
+		return fmt.Sprintf("%s: %v is less than the minimum %v (minimum)", path, quoteValue(v.Value), wholeNumber(v.Valid))
+	case openapierrors.UniqueFailCode:
+		return fmt.Sprintf("%s: the items must differ (uniqueItems)", path)
+	case openapierrors.MultipleOfFailCode:
+		return fmt.Sprintf("%s: %v is not a multiple of %v (multipleOf)", path, quoteValue(v.Value), wholeNumber(v.Valid))
+	}
+	return strings.ReplaceAll(v.Error(), " in body", "")
+}
+
+func quoteValue(v any) string {
+	if s, ok := v.(string); ok {
+		return strconv.Quote(s)
+	}
+	return fmt.Sprint(wholeNumber(v))
+}
+
+// wholeNumber prints whole floats as integers: schemas hold limits as floats.
+func wholeNumber(v any) any {
+	if f, ok := v.(float64); ok && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+		return int64(f)
+	}
+	return v
+}
+
+// splitPath splits spec.a.b into spec.a and b.
+func splitPath(path string) (parent, name string) {
+	i := strings.LastIndexByte(path, '.')
+	if i < 0 {
+		return "", path
+	}
+	return path[:i], path[i+1:]
+}
+
+// ruleAt finds the rule of the schema at a field path whose message is
+// detail, to name it in the finding.
+func ruleAt(s *structuralschema.Structural, path, detail string) string {
+	for _, seg := range pathSegments(path) {
+		if s == nil {
+			return ""
+		}
+		switch p, ok := s.Properties[seg.key]; {
+		case seg.key != "" && ok:
+			s = &p
+		case s.Items != nil:
+			s = s.Items
+		case s.AdditionalProperties != nil:
+			s = s.AdditionalProperties.Structural
+		default:
+			return ""
+		}
+	}
+	if s == nil {
+		return ""
+	}
+	for _, rule := range s.XValidations {
+		if rule.Message == detail || rule.Message == "" && detail == "failed rule: "+rule.Rule {
+			return rule.Rule
+		}
+	}
+	return ""
+}
+
+// pathSegment is one step of a field path: a key (.name or [name] of a
+// map) or a list index ([3], key "").
+type pathSegment struct {
+	key   string
+	index int
+	// bracket is set for [x], which is a map key or a list index.
+	bracket bool
+}
+
+// pathSegments splits a field path as the API server writes it
+// (spec.rules[0].to, spec.portLevelMtls[8080]).
+func pathSegments(path string) []pathSegment {
+	var out []pathSegment
+	for path != "" {
+		switch path[0] {
+		case '.':
+			path = path[1:]
+			continue
+		case '[':
+			end := strings.IndexByte(path, ']')
+			if end < 0 {
+				end = len(path)
+			}
+			inner := path[1:end]
+			path = path[min(end+1, len(path)):]
+			if i, err := strconv.Atoi(inner); err == nil {
+				out = append(out, pathSegment{key: inner, index: i, bracket: true})
+			} else {
+				out = append(out, pathSegment{key: inner, index: -1, bracket: true})
+			}
+			continue
+		}
+		end := strings.IndexAny(path, ".[")
+		if end < 0 {
+			end = len(path)
+		}
+		out = append(out, pathSegment{key: path[:end], index: -1})
+		path = path[end:]
+	}
+	return out
+}
+
+// crdPlace finds the YAML position of a field path: a scalar's value, a
+// mapping's or list's key (where it has one), a list item; for a path
+// that ends in a missing field (required), the key of the object that
+// lacks it. A path that leads nowhere stops at the last node it reached.
+//
+// It returns the position of the key of the node found too, if it has one
+// (else the same position).
+func crdPlace(r *Resource, path string, missing bool) (at, keyAt Pos) {
+	n, key := crdNode(r, path, missing)
+	return nodePlace(r, n, key)
+}
+
+// crdNode finds the node of a path (see crdPlace) and its key, or nil.
+func crdNode(r *Resource, path string, missing bool) (n, key *yaml.Node) {
+	w := &yamlnode.Walker{Budget: specBudget}
+	n = w.Resolve(r.Doc)
+	segs := pathSegments(path)
+	if missing && len(segs) > 0 {
+		segs = segs[:len(segs)-1]
+	}
+	for i := 0; i < len(segs); i++ {
+		seg := segs[i]
+		switch n.Kind {
+		case yaml.SequenceNode:
+			if seg.index < 0 || seg.index >= len(n.Content) {
+				return n, key
+			}
+			n, key = w.Resolve(n.Content[seg.index]), nil
+		case yaml.MappingNode:
+			// A map key may hold dots (app.kubernetes.io/name): try the
+			// longest run of segments that names a key.
+			found := false
+			for j := len(segs); j > i && !found; j-- {
+				name := joinKeys(segs[i:j])
+				for k, v := range w.All(n) {
+					if k.Value == name {
+						n, key, found = w.Resolve(v), k, true
+						i = j - 1
+						break
+					}
+				}
+			}
+			if !found {
+				return n, key
+			}
+		default:
+			return n, key
+		}
+	}
+	return n, key
+}
+
+// ruleFields returns the positions of the keys and values of the fields of
+// the object at path that a rule reads as self.FIELD: where Istio's rules
+// place the same problem.
+func ruleFields(r *Resource, path, rule string) []Pos {
+	n, _ := crdNode(r, path, false)
+	if n.Kind != yaml.MappingNode || rule == "" {
+		return nil
+	}
+	var out []Pos
+	w := &yamlnode.Walker{Budget: specBudget}
+	for k, v := range w.All(n) {
+		if strings.Contains(rule, "self."+k.Value) {
+			v = w.Resolve(v)
+			out = append(out, Pos{r.Pos.File, k.Line, k.Column}, Pos{r.Pos.File, v.Line, v.Column})
+		}
+	}
+	return out
+}
+
+// joinKeys spells segments back as one key with dots.
+func joinKeys(segs []pathSegment) string {
+	parts := make([]string, len(segs))
+	for i, s := range segs {
+		parts[i] = s.key
+	}
+	return strings.Join(parts, ".")
+}
+
+func nodePlace(r *Resource, n, key *yaml.Node) (at, keyAt Pos) {
+	at = Pos{r.Pos.File, n.Line, n.Column}
+	if key == nil {
+		return at, at
+	}
+	keyAt = Pos{r.Pos.File, key.Line, key.Column}
+	if n.Kind != yaml.ScalarNode {
+		return keyAt, keyAt
+	}
+	return at, keyAt
+}
