@@ -305,7 +305,7 @@ func value(n *yaml.Node, w *yamlnode.Walker) any {
 	case yaml.MappingNode:
 		m := map[string]any{}
 		for k, v := range w.All(n) {
-			m[k.Value] = value(v, w)
+			m[jsonKey(k)] = value(v, w)
 		}
 		return m
 	case yaml.SequenceNode:

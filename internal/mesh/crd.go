@@ -276,14 +276,6 @@ func (r *Resource) crdFinding(at Pos, rule, format string, args ...any) Finding 
 	return Finding{Pos: at, Severity: Error, Rule: rule, Resource: r.Ref(), Message: fmt.Sprintf(format, args...)}
 }
 
-// specPos is the position of the resource's spec, or of the resource.
-func (r *Resource) specPos() Pos {
-	if r.Spec != nil {
-		return Pos{r.Pos.File, r.Spec.Line, r.Spec.Column}
-	}
-	return r.Pos
-}
-
 // quotedPath is the path that opens kube-openapi's oneOf and anyOf
 // messages.
 var quotedPath = regexp.MustCompile(`^"([^"]*)"`)
