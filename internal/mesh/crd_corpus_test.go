@@ -12,9 +12,9 @@ import (
 var crdStricter = map[string]string{
 	"pkg/config/validation/testdata/crds/envoyfilter-invalid.yaml#2": "the CRD's CEL rule: a waypoint match only when the context is WAYPOINT",
 	"pkg/config/validation/testdata/crds/envoyfilter-invalid.yaml#3": "the CRD's CEL rule: a waypoint port number from 1 to 65535",
-	"pkg/config/validation/testdata/crds/reqauth-invalid.yaml#19":     "the CRD's minLength 1 on the items of spaceDelimitedClaims",
-	"pkg/config/validation/testdata/crds/wasm-invalid.yaml#6":         "the CRD's minLength 1 on imagePullSecret",
-	"pkg/config/validation/testdata/crds/wasm-invalid.yaml#7":         "the CRD's minLength 1 on pluginName",
+	"pkg/config/validation/testdata/crds/reqauth-invalid.yaml#19":    "the CRD's minLength 1 on the items of spaceDelimitedClaims",
+	"pkg/config/validation/testdata/crds/wasm-invalid.yaml#6":        "the CRD's minLength 1 on imagePullSecret",
+	"pkg/config/validation/testdata/crds/wasm-invalid.yaml#7":        "the CRD's minLength 1 on pluginName",
 }
 
 // TestCRDCorpus checks the corpus with the CRD layer too: every document
