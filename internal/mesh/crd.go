@@ -1,6 +1,7 @@
 package mesh
 
 import (
+	"cmp"
 	"context"
 	_ "embed"
 	"encoding/json"
@@ -178,6 +179,11 @@ func checkCRD(ctx context.Context, r *Resource, problems []Finding) (out []crdFi
 	if s == nil {
 		return nil
 	}
+	return checkCRDSchema(ctx, r, s, problems)
+}
+
+// checkCRDSchema checks r against the schema s (see checkCRD).
+func checkCRDSchema(ctx context.Context, r *Resource, s *crdSchema, problems []Finding) (out []crdFinding) {
 	defer func() {
 		if p := recover(); p != nil {
 			out = append(out, crdFinding{Finding: r.crdFinding(r.Pos, RuleCRDInternal, "crashed checking against Istio's CRD (%v); please report it with the resource", p), key: r.Pos})
@@ -247,11 +253,20 @@ func checkCRD(ctx context.Context, r *Resource, problems []Finding) (out []crdFi
 	errs, _ := s.cel.Validate(ctx, nil, s.structural, obj, nil, celconfig.RuntimeCELCostBudget)
 	for _, e := range errs {
 		if e.Type == fielderr.ErrorTypeInternal || celFailed(e.Detail) {
-			add(e.Field, false, RuleCRDInternal, "%s: a CEL rule of Istio's CRD failed to evaluate: %s", e.Field, e.Detail)
+			msg := fmt.Sprintf("%s: a CEL rule of Istio's CRD failed to evaluate: %s", e.Field, e.Detail)
+			rule := ruleAt(s.structural, e.Field, func(rule apiextensionsv1.ValidationRule) bool {
+				return strings.HasSuffix(e.Detail, "rule: "+cmp.Or(strings.TrimSpace(rule.Message), strings.TrimSpace(rule.Rule)))
+			})
+			if rule != "" && !strings.HasSuffix(e.Detail, rule) {
+				msg += fmt.Sprintf(" (rule: %s)", rule)
+			}
+			add(e.Field, false, RuleCRDInternal, "%s", msg)
 			continue
 		}
 		msg := fmt.Sprintf("%s: %s", e.Field, e.Detail)
-		rule := ruleAt(s.structural, e.Field, e.Detail)
+		rule := ruleAt(s.structural, e.Field, func(rule apiextensionsv1.ValidationRule) bool {
+			return rule.Message == e.Detail || rule.Message == "" && e.Detail == "failed rule: "+strings.TrimSpace(rule.Rule)
+		})
 		if rule != "" {
 			msg += fmt.Sprintf(" (rule: %s)", rule)
 		}
@@ -297,6 +312,9 @@ func schemaMessage(path string, v *openapierrors.Validation) string {
 	switch v.Code() {
 	case openapierrors.RequiredFailCode:
 		parent, name := splitPath(path)
+		if parent == "" {
+			return fmt.Sprintf("the required field %q is missing (required)", name)
+		}
 		return fmt.Sprintf("%s: the required field %q is missing (required)", parent, name)
 	case openapierrors.TooLongFailCode, openapierrors.TooShortFailCode:
 		n := -1
@@ -308,7 +326,8 @@ func schemaMessage(path string, v *openapierrors.Validation) string {
 		}
 		return fmt.Sprintf("%s: %d characters, shorter than the minimum of %v (minLength)", path, n, v.Valid)
 	case openapierrors.PatternFailCode:
-		return fmt.Sprintf("%s: %s does not match the pattern %s (pattern)", path, quoteValue(v.Value), v.Valid)
+		_, pattern, _ := strings.Cut(v.Error(), " should match ")
+		return fmt.Sprintf("%s: %s does not match the pattern %s (pattern)", path, quoteValue(v.Value), strings.Trim(pattern, "'"))
 	case openapierrors.MaxItemsFailCode:
 		return fmt.Sprintf("%s: %v items, more than the limit of %v (maxItems)", path, v.Value, v.Valid)
 	case openapierrors.MinItemsFailCode:
@@ -317,10 +336,15 @@ func schemaMessage(path string, v *openapierrors.Validation) string {
 		return fmt.Sprintf("%s: %v entries, more than the limit of %v (maxProperties)", path, v.Value, v.Valid)
 	case openapierrors.TooFewPropertiesCode:
 		return fmt.Sprintf("%s: %v entries, fewer than the minimum of %v (minProperties)", path, v.Value, v.Valid)
-	case openapierrors.MaxFailCode:
-		return fmt.Sprintf("%s: %v is more than the maximum %v (maximum)", path, quoteValue(v.Value), wholeNumber(v.Valid))
-	case openapierrors.MinFailCode:
-		return fmt.Sprintf("%s: %v is less than the minimum %v (minimum)", path, quoteValue(v.Value), wholeNumber(v.Valid))
+	case openapierrors.MaxFailCode, openapierrors.MinFailCode:
+		// kube-openapi keeps the limit only in its message: "... should be
+		// less than or equal to 599".
+		_, limit, _ := strings.Cut(v.Error(), " should be ")
+		name := "maximum"
+		if v.Code() == openapierrors.MinFailCode {
+			name = "minimum"
+		}
+		return fmt.Sprintf("%s: %s should be %s (%s)", path, quoteValue(v.Value), limit, name)
 	case openapierrors.UniqueFailCode:
 		return fmt.Sprintf("%s: the items must differ (uniqueItems)", path)
 	case openapierrors.MultipleOfFailCode:
@@ -353,9 +377,9 @@ func splitPath(path string) (parent, name string) {
 	return path[:i], path[i+1:]
 }
 
-// ruleAt finds the rule of the schema at a field path whose message is
-// detail, to name it in the finding.
-func ruleAt(s *structuralschema.Structural, path, detail string) string {
+// ruleAt finds the rule of the schema at a field path that the API server's
+// error is about, to name it in the finding.
+func ruleAt(s *structuralschema.Structural, path string, about func(apiextensionsv1.ValidationRule) bool) string {
 	for _, seg := range pathSegments(path) {
 		if s == nil {
 			return ""
@@ -375,7 +399,7 @@ func ruleAt(s *structuralschema.Structural, path, detail string) string {
 		return ""
 	}
 	for _, rule := range s.XValidations {
-		if rule.Message == detail || rule.Message == "" && detail == "failed rule: "+rule.Rule {
+		if about(rule) {
 			return rule.Rule
 		}
 	}
@@ -477,21 +501,40 @@ func crdNode(r *Resource, path string, missing bool) (n, key *yaml.Node) {
 }
 
 // ruleFields returns the positions of the keys and values of the fields of
-// the object at path that a rule reads as self.FIELD: where Istio's rules
-// place the same problem.
+// the object at path that a rule reads as self.FIELD, or, for a rule that
+// reads no field by name (one over the items of a list or the entries of a
+// map), every position inside the object: where Istio's rules place the
+// same problem.
 func ruleFields(r *Resource, path, rule string) []Pos {
 	n, _ := crdNode(r, path, false)
-	if n.Kind != yaml.MappingNode || rule == "" {
+	if rule == "" || n.Kind == yaml.ScalarNode {
 		return nil
 	}
 	var out []Pos
 	w := &yamlnode.Walker{Budget: specBudget}
-	for k, v := range w.All(n) {
-		if strings.Contains(rule, "self."+k.Value) {
-			v = w.Resolve(v)
-			out = append(out, Pos{r.Pos.File, k.Line, k.Column}, Pos{r.Pos.File, v.Line, v.Column})
+	at := func(n *yaml.Node) Pos { return Pos{r.Pos.File, n.Line, n.Column} }
+	if n.Kind == yaml.MappingNode {
+		for k, v := range w.All(n) {
+			if strings.Contains(rule, "self."+k.Value) {
+				out = append(out, at(k), at(w.Resolve(v)))
+			}
+		}
+		if out != nil {
+			return out
 		}
 	}
+	var inside func(n *yaml.Node)
+	inside = func(n *yaml.Node) {
+		n = w.Resolve(n)
+		if w.TooBig() {
+			return
+		}
+		out = append(out, at(n))
+		for _, c := range n.Content {
+			inside(c)
+		}
+	}
+	inside(n)
 	return out
 }
 

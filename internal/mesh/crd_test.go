@@ -1,0 +1,416 @@
+package mesh
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+
+	"istio.io/istio/manifests"
+	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
+	apiservercel "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
+	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel/model"
+	celconfig "k8s.io/apiserver/pkg/apis/cel"
+	"k8s.io/apiserver/pkg/cel/environment"
+
+	"github.com/promote-dev/promote/internal/mesh/crdgen/gen"
+)
+
+// checkYAML checks one YAML stream with the given layers and returns every
+// finding as "line:col: severity: message [rule]".
+func checkYAML(t *testing.T, doc string, layers ...Layer) []string {
+	t.Helper()
+	set := NewSet("")
+	set.Add("x.yaml", []byte(doc), "")
+	rep, err := Check(context.Background(), set, Options{Checks: layers})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, f := range rep.Findings {
+		out = append(out, strings.TrimPrefix(f.String(), "x.yaml:"))
+	}
+	return out
+}
+
+// TestCRDSchemasCurrent keeps crds.json equal to what crdgen writes from
+// the Istio module of go.mod: run go generate ./internal/mesh after
+// updating Istio.
+func TestCRDSchemasCurrent(t *testing.T) {
+	want, err := gen.Compact()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(crdsJSON, want) {
+		t.Fatal("crds.json differs from Istio's CRDs in the module cache; run go generate ./internal/mesh")
+	}
+}
+
+// TestCRDRulesCompile compiles every CEL rule of Istio's CRD file, in
+// every served version, with the API server's environment for new
+// expressions (what creating the CRD checks, the stricter) and for stored
+// ones (what the validator uses): every function a rule calls (duration,
+// url, isURL, matches, ...) must be there.
+func TestCRDRulesCompile(t *testing.T) {
+	crds, err := gen.Read(manifests.FS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inFile := 0
+	for _, crd := range crds {
+		for _, v := range crd.Spec.Versions {
+			if v.Served && v.Schema != nil {
+				b, _ := json.Marshal(v.Schema.OpenAPIV3Schema)
+				inFile += bytes.Count(b, []byte(`"rule":`))
+			}
+		}
+	}
+	var raw []struct {
+		Group, Kind, Version string
+		Schema               json.RawMessage
+	}
+	if err := json.Unmarshal(crdsJSON, &raw); err != nil {
+		t.Fatal(err)
+	}
+	envSet := environment.MustBaseEnvSet(environment.DefaultCompatibilityVersion())
+	total, transition := 0, 0
+	for _, r := range raw {
+		s, err := buildCRDSchema(r.Schema)
+		if err != nil {
+			t.Fatalf("%s/%s %s: %v", r.Group, r.Version, r.Kind, err)
+		}
+		total += s.rules
+		transition += s.transition
+		compiled := 0
+		walkStructural(s.structural, "", func(path string, node *structuralschema.Structural) {
+			if len(node.XValidations) == 0 {
+				return
+			}
+			for _, loader := range []apiservercel.EnvLoader{apiservercel.NewExpressionsEnvLoader(), apiservercel.StoredExpressionsEnvLoader()} {
+				results, err := apiservercel.Compile(node, model.SchemaDeclType(node, path == ""), celconfig.PerCallLimit, envSet, loader)
+				if err != nil {
+					t.Fatalf("%s %s%s: %v", r.Kind, r.Version, path, err)
+				}
+				for i, res := range results {
+					if res.Error != nil {
+						t.Errorf("%s %s%s: rule %q does not compile: %v", r.Kind, r.Version, path, node.XValidations[i].Rule, res.Error)
+					}
+					if res.UsesOldSelf != strings.Contains(node.XValidations[i].Rule, "oldSelf") {
+						t.Errorf("%s %s%s: rule %q: countRules disagrees with the compiler on oldSelf", r.Kind, r.Version, path, node.XValidations[i].Rule)
+					}
+				}
+			}
+			compiled += len(node.XValidations)
+		})
+		if compiled != s.rules {
+			t.Errorf("%s %s: compiled %d rules, counted %d", r.Kind, r.Version, compiled, s.rules)
+		}
+	}
+	t.Logf("%d CEL rules in %d served schemas compile; %d read oldSelf (skipped)", total, len(raw), transition)
+	if total != inFile || total < 390 {
+		t.Errorf("compiled %d rules; Istio's CRD file has %d in its served versions", total, inFile)
+	}
+}
+
+// TestCRDSamples breaks one rule of each kind: the finding is at the line
+// of the object the rule sits on (CEL) or of the field (the structural
+// schema), with the rule's message and the limit; the fixed document
+// passes. The CRD layer runs with the schema layer only, so that no rule
+// of Istio's own hides it.
+func TestCRDSamples(t *testing.T) {
+	for _, tc := range []struct {
+		name, broken, fixed string
+		want                string // line:col: severity: message [rule], as a prefix or substring
+	}{{
+		name: "mutual exclusion (CEL)",
+		broken: `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt}
+spec:
+  jwtRules:
+  - issuer: https://example.com
+    jwks: '{"keys":[]}'
+    jwksUri: https://example.com/jwks
+`,
+		fixed: `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: jwt}
+spec:
+  jwtRules:
+  - issuer: https://example.com
+    jwksUri: https://example.com/jwks
+`,
+		want: `6:5: error: spec.jwtRules[0]: only one of jwks or jwksUri can be set (rule: (has(self.jwksUri) ? 1 : 0) + (has(self.jwks_uri) ? 1 : 0) + (has(self.jwks) ? 1 : 0) <= 1) [crd.cel]`,
+	}, {
+		name: "duration bound (CEL)",
+		broken: `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: dr}
+spec:
+  host: reviews
+  trafficPolicy:
+    connectionPool:
+      tcp:
+        tcpKeepalive:
+          time: 500us
+`,
+		fixed: `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: dr}
+spec:
+  host: reviews
+  trafficPolicy:
+    connectionPool:
+      tcp:
+        tcpKeepalive:
+          time: 2h
+`,
+		want: `10:17: error: spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.time: must be a valid duration greater than 1ms (rule: duration(self) >= duration('1ms')) [crd.cel]`,
+	}, {
+		name: "URL (CEL with url() and isURL())",
+		broken: `apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata: {name: w}
+spec:
+  url: ftp://example.com/filter.wasm
+`,
+		fixed: `apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata: {name: w}
+spec:
+  url: oci://ghcr.io/example/filter:1.0
+`,
+		want: `5:8: error: spec.url: url must have schema one of [http, https, file, oci] (rule: isURL(self)`,
+	}, {
+		name: "list (CEL over a list: duplicate port numbers)",
+		broken: `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: se}
+spec:
+  hosts: [api.example.com]
+  ports:
+  - {number: 443, name: https, protocol: HTTPS}
+  - {number: 443, name: tls, protocol: TLS}
+  resolution: DNS
+`,
+		fixed: `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: se}
+spec:
+  hosts: [api.example.com]
+  ports:
+  - {number: 443, name: https, protocol: HTTPS}
+  - {number: 8443, name: tls, protocol: TLS}
+  resolution: DNS
+`,
+		want: `6:3: error: spec.ports: port number cannot be duplicated (rule: self.all(l1, self.exists_one(l2, l1.number == l2.number))) [crd.cel]`,
+	}, {
+		name: "pattern (CEL matches())",
+		broken: `apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: we}
+spec:
+  address: 10.0.0.1
+  ports:
+    http_port: 8080
+`,
+		fixed: `apiVersion: networking.istio.io/v1
+kind: WorkloadEntry
+metadata: {name: we}
+spec:
+  address: 10.0.0.1
+  ports:
+    http-port: 8080
+`,
+		want: `6:3: error: spec.ports: port name must be valid (rule: self.all(key, size(key) < 63 && key.matches(`,
+	}, {
+		name: "maxItems",
+		broken: `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: g}
+spec:
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: ["*"]
+    tls:
+      mode: SIMPLE
+      credentialNames: [a, b, c]
+`,
+		fixed: `apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: g}
+spec:
+  servers:
+  - port: {number: 443, name: https, protocol: HTTPS}
+    hosts: ["*"]
+    tls:
+      mode: SIMPLE
+      credentialNames: [a, b]
+`,
+		want: `10:7: error: spec.servers[0].tls.credentialNames: 3 items, more than the limit of 2 (maxItems) [crd.schema]`,
+	}, {
+		name: "minItems",
+		broken: `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: se}
+spec:
+  hosts: []
+`,
+		fixed: `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: se}
+spec:
+  hosts: [api.example.com]
+`,
+		want: `5:3: error: spec.hosts: 0 items, fewer than the minimum of 1 (minItems) [crd.schema]`,
+	}, {
+		name: "maxLength",
+		broken: `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ap}
+spec:
+  selector:
+    matchLabels:
+      app: payments-api-with-a-name-much-longer-than-any-label-value-may-be
+`,
+		fixed: `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ap}
+spec:
+  selector:
+    matchLabels:
+      app: payments-api
+`,
+		want: `7:12: error: spec.selector.matchLabels.app: 64 characters, longer than the limit of 63 (maxLength) [crd.schema]`,
+	}, {
+		name: "pattern",
+		broken: `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: ra}
+spec:
+  jwtRules:
+  - issuer: https://example.com
+    outputClaimToHeaders:
+    - header: x jwt sub
+      claim: sub
+`,
+		fixed: `apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {name: ra}
+spec:
+  jwtRules:
+  - issuer: https://example.com
+    outputClaimToHeaders:
+    - header: x-jwt-sub
+      claim: sub
+`,
+		want: `8:15: error: spec.jwtRules[0].outputClaimToHeaders[0].header: "x jwt sub" does not match the pattern ^[-_A-Za-z0-9]+$ (pattern) [crd.schema]`,
+	}, {
+		name: "minimum",
+		broken: `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: dr}
+spec:
+  host: reviews
+  trafficPolicy:
+    outlierDetection:
+      outlierDetectionHttpErrorCodes: [99]
+`,
+		fixed: `apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: dr}
+spec:
+  host: reviews
+  trafficPolicy:
+    outlierDetection:
+      outlierDetectionHttpErrorCodes: [503]
+`,
+		want: `8:40: error: spec.trafficPolicy.outlierDetection.outlierDetectionHttpErrorCodes[0]: 99 should be greater than or equal to 100 (minimum) [crd.schema]`,
+	}, {
+		name: "maximum",
+		broken: `apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: t}
+spec:
+  tracing:
+  - randomSamplingPercentage: 101
+`,
+		fixed: `apiVersion: telemetry.istio.io/v1
+kind: Telemetry
+metadata: {name: t}
+spec:
+  tracing:
+  - randomSamplingPercentage: 10
+`,
+		want: `6:31: error: spec.tracing[0].randomSamplingPercentage: 101 should be less than or equal to 100 (maximum) [crd.schema]`,
+	}, {
+		name: "required",
+		broken: `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ap}
+spec:
+  rules:
+  - when:
+    - values: [GET]
+`,
+		fixed: `apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ap}
+spec:
+  rules:
+  - when:
+    - key: request.method
+      values: [GET]
+`,
+		want: `7:7: error: spec.rules[0].when[0]: the required field "key" is missing (required) [crd.schema]`,
+	}, {
+		name: "required spec",
+		broken: `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: se}
+`,
+		fixed: `apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: se}
+spec:
+  hosts: [api.example.com]
+`,
+		want: `1:1: error: the required field "spec" is missing (required) [crd.schema]`,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := checkYAML(t, tc.broken, LayerSchema, LayerCRD)
+			if len(got) != 1 || !strings.HasPrefix(got[0], tc.want) && !strings.Contains(got[0], tc.want) {
+				t.Errorf("broken: got %q, want one finding %q", got, tc.want)
+			}
+			if got := checkYAML(t, tc.fixed, LayerSchema, LayerCRD); len(got) != 0 {
+				t.Errorf("fixed: got %q, want none", got)
+			}
+		})
+	}
+}
+
+// TestCRDEvaluationError gives a rule a value it cannot evaluate (a
+// duration() of a string that is not one, behind a field whose type the
+// schema leaves open, as x-kubernetes-preserve-unknown-fields and
+// int-or-string do): an internal finding that names the rule, never a
+// crash, and the words celFailed looks for are the validator's.
+func TestCRDEvaluationError(t *testing.T) {
+	s, err := buildCRDSchema([]byte(`{"type": "object", "properties": {"spec": {"type": "object", "properties": {
+		"mtls": {"type": "object", "properties": {"mode": {"x-kubernetes-int-or-string": true,
+			"x-kubernetes-validations": [{"rule": "duration(self) >= duration('1ms')", "message": "the mode is a duration"}]}}}}}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	set := NewSet("")
+	set.Add("x.yaml", []byte("apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: pa}\nspec:\n  mtls:\n    mode: STRICT\n"), "")
+	got := checkCRDSchema(context.Background(), set.Resources[0], s, nil)
+	if len(got) != 1 {
+		t.Fatalf("got %v, want one finding", got)
+	}
+	f := got[0].Finding
+	t.Log(f)
+	if f.Rule != RuleCRDInternal || f.Line != 6 || f.Col != 11 || !strings.Contains(f.Message, "the mode is a duration") || !strings.Contains(f.Message, "duration(self) >= duration('1ms')") {
+		t.Errorf("got %v, want an internal finding at 6:11 naming the rule and its message", f)
+	}
+}
