@@ -120,8 +120,9 @@ func TestCRDRulesCompile(t *testing.T) {
 // of Istio's own hides it.
 func TestCRDSamples(t *testing.T) {
 	for _, tc := range []struct {
-		name, broken, fixed string
-		want                string // line:col: severity: message [rule], as a prefix or substring
+		name, broken string
+		fix          [2]string // the broken document's text to replace and its fix
+		want         string    // line:col: severity: message [rule], as a prefix or substring
 	}{{
 		name: "mutual exclusion (CEL)",
 		broken: `apiVersion: security.istio.io/v1
@@ -133,14 +134,7 @@ spec:
     jwks: '{"keys":[]}'
     jwksUri: https://example.com/jwks
 `,
-		fixed: `apiVersion: security.istio.io/v1
-kind: RequestAuthentication
-metadata: {name: jwt}
-spec:
-  jwtRules:
-  - issuer: https://example.com
-    jwksUri: https://example.com/jwks
-`,
+		fix:  [2]string{"    jwks: '{\"keys\":[]}'\n", ""},
 		want: `6:5: error: spec.jwtRules[0]: only one of jwks or jwksUri can be set (rule: (has(self.jwksUri) ? 1 : 0) + (has(self.jwks_uri) ? 1 : 0) + (has(self.jwks) ? 1 : 0) <= 1) [crd.cel]`,
 	}, {
 		name: "duration bound (CEL)",
@@ -155,17 +149,7 @@ spec:
         tcpKeepalive:
           time: 500us
 `,
-		fixed: `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: dr}
-spec:
-  host: reviews
-  trafficPolicy:
-    connectionPool:
-      tcp:
-        tcpKeepalive:
-          time: 2h
-`,
+		fix:  [2]string{"          time: 500us\n", "          time: 2h\n"},
 		want: `10:17: error: spec.trafficPolicy.connectionPool.tcp.tcpKeepalive.time: must be a valid duration greater than 1ms (rule: duration(self) >= duration('1ms')) [crd.cel]`,
 	}, {
 		name: "URL (CEL with url() and isURL())",
@@ -175,12 +159,7 @@ metadata: {name: w}
 spec:
   url: ftp://example.com/filter.wasm
 `,
-		fixed: `apiVersion: extensions.istio.io/v1alpha1
-kind: WasmPlugin
-metadata: {name: w}
-spec:
-  url: oci://ghcr.io/example/filter:1.0
-`,
+		fix:  [2]string{"  url: ftp://example.com/filter.wasm\n", "  url: oci://ghcr.io/example/filter:1.0\n"},
 		want: `5:8: error: spec.url: url must have schema one of [http, https, file, oci] (rule: isURL(self)`,
 	}, {
 		name: "list (CEL over a list: duplicate port numbers)",
@@ -194,16 +173,7 @@ spec:
   - {number: 443, name: tls, protocol: TLS}
   resolution: DNS
 `,
-		fixed: `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: se}
-spec:
-  hosts: [api.example.com]
-  ports:
-  - {number: 443, name: https, protocol: HTTPS}
-  - {number: 8443, name: tls, protocol: TLS}
-  resolution: DNS
-`,
+		fix:  [2]string{"  - {number: 443, name: tls, protocol: TLS}\n", "  - {number: 8443, name: tls, protocol: TLS}\n"},
 		want: `6:3: error: spec.ports: port number cannot be duplicated (rule: self.all(l1, self.exists_one(l2, l1.number == l2.number))) [crd.cel]`,
 	}, {
 		name: "pattern (CEL matches())",
@@ -215,14 +185,7 @@ spec:
   ports:
     http_port: 8080
 `,
-		fixed: `apiVersion: networking.istio.io/v1
-kind: WorkloadEntry
-metadata: {name: we}
-spec:
-  address: 10.0.0.1
-  ports:
-    http-port: 8080
-`,
+		fix:  [2]string{"    http_port: 8080\n", "    http-port: 8080\n"},
 		want: `6:3: error: spec.ports: port name must be valid (rule: self.all(key, size(key) < 63 && key.matches(`,
 	}, {
 		name: "maxItems",
@@ -237,17 +200,7 @@ spec:
       mode: SIMPLE
       credentialNames: [a, b, c]
 `,
-		fixed: `apiVersion: networking.istio.io/v1
-kind: Gateway
-metadata: {name: g}
-spec:
-  servers:
-  - port: {number: 443, name: https, protocol: HTTPS}
-    hosts: ["*"]
-    tls:
-      mode: SIMPLE
-      credentialNames: [a, b]
-`,
+		fix:  [2]string{"      credentialNames: [a, b, c]\n", "      credentialNames: [a, b]\n"},
 		want: `10:7: error: spec.servers[0].tls.credentialNames: 3 items, more than the limit of 2 (maxItems) [crd.schema]`,
 	}, {
 		name: "minItems",
@@ -257,12 +210,7 @@ metadata: {name: se}
 spec:
   hosts: []
 `,
-		fixed: `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: se}
-spec:
-  hosts: [api.example.com]
-`,
+		fix:  [2]string{"  hosts: []\n", "  hosts: [api.example.com]\n"},
 		want: `5:3: error: spec.hosts: 0 items, fewer than the minimum of 1 (minItems) [crd.schema]`,
 	}, {
 		name: "maxLength",
@@ -274,14 +222,7 @@ spec:
     matchLabels:
       app: payments-api-with-a-name-much-longer-than-any-label-value-may-be
 `,
-		fixed: `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: ap}
-spec:
-  selector:
-    matchLabels:
-      app: payments-api
-`,
+		fix:  [2]string{"      app: payments-api-with-a-name-much-longer-than-any-label-value-may-be\n", "      app: payments-api\n"},
 		want: `7:12: error: spec.selector.matchLabels.app: 64 characters, longer than the limit of 63 (maxLength) [crd.schema]`,
 	}, {
 		name: "pattern",
@@ -295,16 +236,7 @@ spec:
     - header: x jwt sub
       claim: sub
 `,
-		fixed: `apiVersion: security.istio.io/v1
-kind: RequestAuthentication
-metadata: {name: ra}
-spec:
-  jwtRules:
-  - issuer: https://example.com
-    outputClaimToHeaders:
-    - header: x-jwt-sub
-      claim: sub
-`,
+		fix:  [2]string{"    - header: x jwt sub\n", "    - header: x-jwt-sub\n"},
 		want: `8:15: error: spec.jwtRules[0].outputClaimToHeaders[0].header: "x jwt sub" does not match the pattern ^[-_A-Za-z0-9]+$ (pattern) [crd.schema]`,
 	}, {
 		name: "minimum",
@@ -317,15 +249,7 @@ spec:
     outlierDetection:
       outlierDetectionHttpErrorCodes: [99]
 `,
-		fixed: `apiVersion: networking.istio.io/v1
-kind: DestinationRule
-metadata: {name: dr}
-spec:
-  host: reviews
-  trafficPolicy:
-    outlierDetection:
-      outlierDetectionHttpErrorCodes: [503]
-`,
+		fix:  [2]string{"      outlierDetectionHttpErrorCodes: [99]\n", "      outlierDetectionHttpErrorCodes: [503]\n"},
 		want: `8:40: error: spec.trafficPolicy.outlierDetection.outlierDetectionHttpErrorCodes[0]: 99 should be greater than or equal to 100 (minimum) [crd.schema]`,
 	}, {
 		name: "maximum",
@@ -336,13 +260,7 @@ spec:
   tracing:
   - randomSamplingPercentage: 101
 `,
-		fixed: `apiVersion: telemetry.istio.io/v1
-kind: Telemetry
-metadata: {name: t}
-spec:
-  tracing:
-  - randomSamplingPercentage: 10
-`,
+		fix:  [2]string{"  - randomSamplingPercentage: 101\n", "  - randomSamplingPercentage: 10\n"},
 		want: `6:31: error: spec.tracing[0].randomSamplingPercentage: 101 should be less than or equal to 100 (maximum) [crd.schema]`,
 	}, {
 		name: "required",
@@ -354,15 +272,9 @@ spec:
   - when:
     - values: [GET]
 `,
-		fixed: `apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {name: ap}
-spec:
-  rules:
-  - when:
-    - key: request.method
+		fix: [2]string{"    - values: [GET]\n", `    - key: request.method
       values: [GET]
-`,
+`},
 		want: `7:7: error: spec.rules[0].when[0]: the required field "key" is missing (required) [crd.schema]`,
 	}, {
 		name: "required spec",
@@ -370,12 +282,10 @@ spec:
 kind: ServiceEntry
 metadata: {name: se}
 `,
-		fixed: `apiVersion: networking.istio.io/v1
-kind: ServiceEntry
-metadata: {name: se}
+		fix: [2]string{"metadata: {name: se}\n", `metadata: {name: se}
 spec:
   hosts: [api.example.com]
-`,
+`},
 		want: `1:1: error: the required field "spec" is missing (required) [crd.schema]`,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -383,7 +293,11 @@ spec:
 			if len(got) != 1 || !strings.HasPrefix(got[0], tc.want) && !strings.Contains(got[0], tc.want) {
 				t.Errorf("broken: got %q, want one finding %q", got, tc.want)
 			}
-			if got := checkYAML(t, tc.fixed, LayerSchema, LayerCRD); len(got) != 0 {
+			fixed := strings.Replace(tc.broken, tc.fix[0], tc.fix[1], 1)
+			if fixed == tc.broken {
+				t.Fatalf("the fix %q changes nothing", tc.fix)
+			}
+			if got := checkYAML(t, fixed, LayerSchema, LayerCRD); len(got) != 0 {
 				t.Errorf("fixed: got %q, want none", got)
 			}
 		})
