@@ -60,14 +60,17 @@ type crdSchema struct {
 	rules, transition int
 }
 
+// crdEntry is one schema of crds.json.
+type crdEntry struct {
+	Group, Kind, Version string
+	Schema               json.RawMessage
+}
+
 // crdIndex maps a kind and version to its schema, built on first use; a
 // schema's validators are built the first time a resource of its kind and
 // version is checked, and kept for the process.
 var crdIndex = sync.OnceValues(func() (map[config.GroupVersionKind]func() (*crdSchema, error), error) {
-	var raw []struct {
-		Group, Kind, Version string
-		Schema               json.RawMessage
-	}
+	var raw []crdEntry
 	if err := json.Unmarshal(crdsJSON, &raw); err != nil {
 		return nil, fmt.Errorf("crds.json: %w", err)
 	}
