@@ -117,7 +117,9 @@ func buildCRDSchema(data []byte) (*crdSchema, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, openapiSchema, err := apiservervalidation.NewSchemaValidator(&internal)
+	limits := internal.DeepCopy()
+	pruneToLimits(limits)
+	_, openapiSchema, err := apiservervalidation.NewSchemaValidator(limits)
 	if err != nil {
 		return nil, err
 	}
@@ -128,6 +130,59 @@ func buildCRDSchema(data []byte) (*crdSchema, error) {
 	}
 	s.rules, s.transition = countRules(structural)
 	return s, nil
+}
+
+// pruneToLimits leaves in a schema only what the schema layer does not
+// check already, for the OpenAPI validator: limits (maxItems, pattern,
+// required, ...), not types, formats, enums or the full range of an
+// integer type (uint32's 0 to 4294967295), and no subtree without a limit.
+// It validates the same limits as the whole schema, in a fraction of the
+// time: the validator builds a validator for every field it meets. It
+// reports whether s holds a limit.
+func pruneToLimits(s *apiextensions.JSONSchemaProps) bool {
+	s.Type, s.Format, s.Enum, s.Nullable, s.XIntOrString = "", "", nil, false, false
+	s.Description, s.Default, s.Example = "", nil, nil
+	if typeRange(s.Minimum, s.Maximum) {
+		s.Minimum, s.Maximum = nil, nil
+	}
+	// oneOf, anyOf and not are the fields of a proto oneof in Istio's
+	// CRDs, which protojson already refuses two of (see checkCRDSchema).
+	limit := s.Maximum != nil || s.Minimum != nil || s.MaxLength != nil || s.MinLength != nil || s.Pattern != "" ||
+		s.MaxItems != nil || s.MinItems != nil || s.UniqueItems || s.MultipleOf != nil ||
+		s.MaxProperties != nil || s.MinProperties != nil || len(s.Required) > 0 ||
+		len(s.OneOf) > 0 || len(s.AnyOf) > 0 || len(s.AllOf) > 0 || s.Not != nil
+	for k, p := range s.Properties {
+		if pruneToLimits(&p) {
+			s.Properties[k] = p
+			limit = true
+		} else {
+			delete(s.Properties, k)
+		}
+	}
+	if s.Items != nil && s.Items.Schema != nil {
+		if pruneToLimits(s.Items.Schema) {
+			limit = true
+		} else {
+			s.Items = nil
+		}
+	}
+	if s.AdditionalProperties != nil && s.AdditionalProperties.Schema != nil {
+		if pruneToLimits(s.AdditionalProperties.Schema) {
+			limit = true
+		} else {
+			s.AdditionalProperties = nil
+		}
+	}
+	return limit
+}
+
+// typeRange reports whether minimum and maximum are the range of a 32-bit
+// integer type, which the schema layer checks as the field's type.
+func typeRange(minimum, maximum *float64) bool {
+	if minimum == nil || maximum == nil {
+		return false
+	}
+	return *minimum == 0 && *maximum == math.MaxUint32 || *minimum == math.MinInt32 && *maximum == math.MaxInt32
 }
 
 // countRules counts a schema's CEL rules and those that compare with the

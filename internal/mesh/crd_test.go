@@ -4,19 +4,28 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"istio.io/istio/manifests"
+	"istio.io/istio/pkg/config"
+	"k8s.io/apiextensions-apiserver/pkg/apis/apiextensions"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	structuralschema "k8s.io/apiextensions-apiserver/pkg/apiserver/schema"
 	apiservercel "k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel"
 	"k8s.io/apiextensions-apiserver/pkg/apiserver/schema/cel/model"
+	apiservervalidation "k8s.io/apiextensions-apiserver/pkg/apiserver/validation"
 	celconfig "k8s.io/apiserver/pkg/apis/cel"
 	"k8s.io/apiserver/pkg/cel/environment"
+	"k8s.io/kube-openapi/pkg/validation/strfmt"
+	"k8s.io/kube-openapi/pkg/validation/validate"
 
 	"github.com/promote-dev/promote/internal/mesh/crdgen/gen"
+	"github.com/promote-dev/promote/internal/yamlnode"
 )
 
 // checkYAML checks one YAML stream with the given layers and returns every
@@ -373,5 +382,106 @@ func BenchmarkCRDBuild(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.ReportMetric(float64(s.rules), "rules")
+	}
+}
+
+// wholeValidators are OpenAPI validators of the whole schemas, for
+// pruneDiff.
+var wholeValidators = sync.OnceValue(func() map[string]*validate.SchemaValidator {
+	var raw []crdEntry
+	if err := json.Unmarshal(crdsJSON, &raw); err != nil {
+		panic(err)
+	}
+	whole := map[string]*validate.SchemaValidator{}
+	for _, r := range raw {
+		var v1 apiextensionsv1.JSONSchemaProps
+		var internal apiextensions.JSONSchemaProps
+		if err := json.Unmarshal(r.Schema, &v1); err != nil {
+			panic(err)
+		}
+		if err := apiextensionsv1.Convert_v1_JSONSchemaProps_To_apiextensions_JSONSchemaProps(&v1, &internal, nil); err != nil {
+			panic(err)
+		}
+		_, s, err := apiservervalidation.NewSchemaValidator(&internal)
+		if err != nil {
+			panic(err)
+		}
+		whole[r.Group+"/"+r.Version+"/"+r.Kind] = validate.NewSchemaValidator(s, nil, "", strfmt.Default)
+	}
+	return whole
+})
+
+// typeOnly matches what the whole schema reports and the pruned one leaves
+// to the schema layer: types, enums, the ranges of integer types.
+var typeOnly = regexp.MustCompile(`must be of type|should be one of|equal to (0|4294967295|2147483647|-2147483648)$`)
+
+// pruneDiff validates r against the pruned schema the CRD layer uses
+// (pruneToLimits) and the whole one, and returns what the pruned one
+// reports and the whole one does not (extra), and what the whole one
+// reports and the pruned one does not, but for types, enums and the ranges
+// of integer types (missing); ok is false when Istio's CRDs have no schema
+// for r.
+func pruneDiff(r *Resource) (extra, missing []string, ok bool) {
+	v := wholeValidators()[r.Group+"/"+r.Version+"/"+r.Kind]
+	if v == nil {
+		return nil, nil, false
+	}
+	s, err := crdSchemaFor(config.GroupVersionKind{Group: r.Group, Version: r.Version, Kind: r.Kind})
+	if err != nil {
+		panic(err)
+	}
+	w := &yamlnode.Walker{Budget: specBudget}
+	obj := map[string]any{"apiVersion": r.APIVersion, "kind": r.Kind}
+	for k, n := range w.All(r.Doc) {
+		if k.Value == "metadata" || k.Value == "spec" {
+			obj[k.Value] = value(n, w)
+		}
+	}
+	var whole, pruned []string
+	for _, e := range v.Validate(obj).Errors {
+		whole = append(whole, e.Error())
+	}
+	for _, e := range s.openapi.Validate(obj).Errors {
+		pruned = append(pruned, e.Error())
+	}
+	for _, e := range pruned {
+		if !slices.Contains(whole, e) {
+			extra = append(extra, e)
+		}
+	}
+	for _, e := range whole {
+		if !slices.Contains(pruned, e) && !typeOnly.MatchString(e) {
+			missing = append(missing, e)
+		}
+	}
+	return extra, missing, true
+}
+
+// TestCRDPruneAgrees holds the pruned schema to the whole one on the
+// examples and the cases here; TestCRDCorpus does on the corpus.
+func TestCRDPruneAgrees(t *testing.T) {
+	var files []string
+	for _, glob := range []string{"testdata/corpus/*.yaml", "testdata/*.yaml", "../../examples/*/*/mesh/*.yaml", "../../examples/broken/mesh/*.yaml"} {
+		m, _ := filepath.Glob(glob)
+		files = append(files, m...)
+	}
+	set, err := Load(files, LoadOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	for _, r := range set.Resources {
+		extra, missing, ok := pruneDiff(r)
+		if !ok {
+			continue
+		}
+		if len(extra)+len(missing) > 0 {
+			t.Errorf("%s %s: the pruned schema reports %q besides the whole one, misses %q", r.Pos, r.Ref(), extra, missing)
+		}
+		checked++
+	}
+	t.Logf("%d resources agree", checked)
+	if checked < 300 {
+		t.Errorf("checked %d resources, expected at least 300", checked)
 	}
 }
