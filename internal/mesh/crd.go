@@ -146,11 +146,12 @@ func pruneToLimits(s *apiextensions.JSONSchemaProps) bool {
 		s.Minimum, s.Maximum = nil, nil
 	}
 	// oneOf, anyOf and not are the fields of a proto oneof in Istio's
-	// CRDs, which protojson already refuses two of (see checkCRDSchema).
+	// CRDs (at most one of them set), which protojson refuses two of in
+	// the schema layer; validating each alternative costs the most.
+	s.OneOf, s.AnyOf, s.Not = nil, nil, nil
 	limit := s.Maximum != nil || s.Minimum != nil || s.MaxLength != nil || s.MinLength != nil || s.Pattern != "" ||
 		s.MaxItems != nil || s.MinItems != nil || s.UniqueItems || s.MultipleOf != nil ||
-		s.MaxProperties != nil || s.MinProperties != nil || len(s.Required) > 0 ||
-		len(s.OneOf) > 0 || len(s.AnyOf) > 0 || len(s.AllOf) > 0 || s.Not != nil
+		s.MaxProperties != nil || s.MinProperties != nil || len(s.Required) > 0 || len(s.AllOf) > 0
 	for k, p := range s.Properties {
 		if pruneToLimits(&p) {
 			s.Properties[k] = p
@@ -278,17 +279,12 @@ func checkCRDSchema(ctx context.Context, r *Resource, s *crdSchema, problems []F
 	for _, e := range res.Errors {
 		v, ok := e.(*openapierrors.Validation)
 		if !ok {
-			// oneOf, anyOf and not: Istio's CRDs use them only for the
-			// fields of a proto oneof, of which protojson, in the schema
-			// layer, already refuses a second.
-			if len(problems) == 0 {
-				msg := strings.ReplaceAll(e.Error(), " in body", "")
-				path := ""
-				if m := quotedPath.FindStringSubmatch(msg); m != nil {
-					path = m[1]
-				}
-				add(path, false, RuleCRDSchema, "%s", msg)
+			msg := strings.ReplaceAll(e.Error(), " in body", "")
+			path := ""
+			if m := quotedPath.FindStringSubmatch(msg); m != nil {
+				path = m[1]
 			}
+			add(path, false, RuleCRDSchema, "%s", msg)
 			continue
 		}
 		switch v.Code() {
@@ -349,8 +345,8 @@ func (r *Resource) crdFinding(at Pos, rule, format string, args ...any) Finding 
 	return Finding{Pos: at, Severity: Error, Rule: rule, Resource: r.Ref(), Message: fmt.Sprintf(format, args...)}
 }
 
-// quotedPath is the path that opens kube-openapi's oneOf and anyOf
-// messages.
+// quotedPath is the path that opens kube-openapi's messages of composite
+// schemas (allOf).
 var quotedPath = regexp.MustCompile(`^"([^"]*)"`)
 
 // celFailed tells a rule that could not be evaluated from one that is

@@ -412,8 +412,9 @@ var wholeValidators = sync.OnceValue(func() map[string]*validate.SchemaValidator
 })
 
 // typeOnly matches what the whole schema reports and the pruned one leaves
-// to the schema layer: types, enums, the ranges of integer types.
-var typeOnly = regexp.MustCompile(`must be of type|should be one of|equal to (0|4294967295|2147483647|-2147483648)$`)
+// to the schema layer: types, enums, the ranges of integer types, and the
+// fields of a proto oneof (oneOf, anyOf, not).
+var typeOnly = regexp.MustCompile(`must be of type|should be one of|equal to (0|4294967295|2147483647|-2147483648)$|one and only one schema \(oneOf\)|must not validate the schema \(not\)|at least one schema \(anyOf\)`)
 
 // pruneDiff validates r against the pruned schema the CRD layer uses
 // (pruneToLimits) and the whole one, and returns what the pruned one
