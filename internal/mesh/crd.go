@@ -271,7 +271,6 @@ func checkCRDSchema(ctx context.Context, r *Resource, s *crdSchema, problems []F
 		if reported[at] || reported[key] {
 			return false
 		}
-		reported[at], reported[key] = true, true
 		out = append(out, crdFinding{Finding: r.crdFinding(at, rule, format, args...), key: key})
 		return true
 	}

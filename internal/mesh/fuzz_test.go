@@ -11,8 +11,9 @@ import (
 )
 
 // FuzzLoad feeds arbitrary files through the loader, the strict decoder and
-// the Istio, CRD and analysis layers: no input may crash them, and every finding
-// must point into the file.
+// the Istio, CRD and analysis layers: no input may crash them, every finding
+// must point into the file, and the CRD layer's pruned schemas must agree
+// with the whole ones.
 func FuzzLoad(f *testing.F) {
 	for _, glob := range []string{"../../examples/services/*/mesh/*.yaml", "../../examples/broken/mesh/*.yaml"} {
 		files, _ := filepath.Glob(glob)
@@ -38,6 +39,13 @@ func FuzzLoad(f *testing.F) {
 		rep, err := mesh.Check(context.Background(), set, opts)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The CRD layer validates against schemas pruned to their limits:
+		// on any input they must report what the whole schemas report.
+		for _, r := range set.Resources {
+			if extra, missing, ok := mesh.CRDPruneDiff(r); ok && len(extra)+len(missing) > 0 {
+				t.Fatalf("%s: the pruned CRD schema reports %q besides the whole one, misses %q", r.Ref(), extra, missing)
+			}
 		}
 		lines := lineBreaks(data) + 1
 		for _, f := range rep.Findings {
