@@ -93,10 +93,11 @@ func Check(ctx context.Context, set *Set, opts Options) (*Report, error) {
 			findings = append(findings, f)
 		}
 	}
-	perResource, err := checkEach(ctx, set.Resources, opts)
+	perResource, skippedRules, err := checkEach(ctx, set.Resources, opts)
 	if err != nil {
 		return nil, err
 	}
+	rep.SkippedRules = skippedRules
 	for _, r := range set.Resources {
 		if r.Istio != nil {
 			rep.Istio++
@@ -146,7 +147,11 @@ func compareFindings(a, b Finding) int {
 
 // checkEach decodes every Istio resource and runs Istio's validation on it,
 // spread over the machine's cores: resources are independent of each other.
-func checkEach(ctx context.Context, resources []*Resource, opts Options) ([]Finding, error) {
+//
+// It also returns how many CEL rules of Istio's CRDs it skipped because
+// they compare with a previous object (see Report.SkippedRules).
+func checkEach(ctx context.Context, resources []*Resource, opts Options) ([]Finding, int, error) {
+	var skippedRules atomic.Int64
 	found := make([][]Finding, len(resources))
 	crd := make([][]crdFinding, len(resources))
 	_, err := forEach(ctx, len(resources), func(i int) []Finding {
@@ -165,7 +170,9 @@ func checkEach(ctx context.Context, resources []*Resource, opts Options) ([]Find
 			found[i] = append(found[i], validateIstio(r)...)
 		}
 		if opts.Runs(LayerCRD) {
-			crd[i] = checkCRD(ctx, r, r.problems)
+			var transition int
+			crd[i], transition = checkCRD(ctx, r, r.problems)
+			skippedRules.Add(int64(transition))
 		}
 		return nil
 	})
@@ -173,12 +180,12 @@ func checkEach(ctx context.Context, resources []*Resource, opts Options) ([]Find
 		err = placeIstio(ctx, resources, found)
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for i, fs := range crd {
 		found[i] = append(found[i], withoutIstio(fs, found[i])...)
 	}
-	return slices.Concat(found...), nil
+	return slices.Concat(found...), int(skippedRules.Load()), nil
 }
 
 // withoutIstio leaves out the CRD findings at a value (or its key) where

@@ -227,18 +227,22 @@ func walkStructural(s *structuralschema.Structural, path string, f func(path str
 // the schema layer found in it: a value it reported is not reported again,
 // and type or enum problems stop the CEL rules, as in the API server, which
 // evaluates no rule of an object whose values have the wrong type.
-func checkCRD(ctx context.Context, r *Resource, problems []Finding) (out []crdFinding) {
+//
+// It also returns how many of the schema's rules compare with the previous
+// object (oldSelf): transition rules, which a check of files cannot
+// evaluate and skips, as the API server does on create.
+func checkCRD(ctx context.Context, r *Resource, problems []Finding) (out []crdFinding, transition int) {
 	if r.Istio == nil {
-		return nil
+		return nil, 0
 	}
 	s, err := crdSchemaFor(config.GroupVersionKind{Group: r.Group, Version: r.Version, Kind: r.Kind})
 	if err != nil {
-		return []crdFinding{{Finding: r.crdFinding(r.Pos, RuleCRDInternal, "cannot check against Istio's CRD: %v", err), key: r.Pos}}
+		return []crdFinding{{Finding: r.crdFinding(r.Pos, RuleCRDInternal, "cannot check against Istio's CRD: %v", err), key: r.Pos}}, 0
 	}
 	if s == nil {
-		return nil
+		return nil, 0
 	}
-	return checkCRDSchema(ctx, r, s, problems)
+	return checkCRDSchema(ctx, r, s, problems), s.transition
 }
 
 // checkCRDSchema checks r against the schema s (see checkCRD).

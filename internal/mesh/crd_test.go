@@ -502,3 +502,25 @@ func TestCRDPruneAgrees(t *testing.T) {
 		t.Errorf("checked %d resources, expected at least 300", checked)
 	}
 }
+
+// TestCRDTransitionRules: a rule that reads oldSelf cannot be judged from
+// files; it is skipped, as the API server skips it on create, and counted.
+func TestCRDTransitionRules(t *testing.T) {
+	s, err := buildCRDSchema([]byte(`{"type": "object", "properties": {"spec": {"type": "object",
+		"properties": {"mtls": {"type": "object", "properties": {"mode": {"type": "string"}}}},
+		"x-kubernetes-validations": [
+			{"rule": "self == oldSelf", "message": "spec is immutable"},
+			{"rule": "has(self.mtls)", "message": "mtls is required"}]}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.rules != 2 || s.transition != 1 {
+		t.Errorf("counted %d rules, %d transition; want 2 and 1", s.rules, s.transition)
+	}
+	set := NewSet("")
+	set.Add("x.yaml", []byte("apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: pa}\nspec:\n  selector: {}\n"), "")
+	got := checkCRDSchema(context.Background(), set.Resources[0], s, nil)
+	if len(got) != 1 || got[0].Rule != RuleCRDCEL || !strings.Contains(got[0].Message, "mtls is required") {
+		t.Errorf("got %v, want only the finding of the rule without oldSelf", got)
+	}
+}
