@@ -58,6 +58,9 @@ type crdSchema struct {
 	// the previous object (oldSelf), which a check of files cannot
 	// evaluate and skips, as the API server does on create.
 	rules, transition int
+	// listTypes is set when a list of the schema is a map or a set, whose
+	// keys or items must differ.
+	listTypes bool
 }
 
 // crdEntry is one schema of crds.json.
@@ -129,6 +132,11 @@ func buildCRDSchema(data []byte) (*crdSchema, error) {
 		cel:        apiservercel.NewValidator(structural, true, celconfig.PerCallLimit),
 	}
 	s.rules, s.transition = countRules(structural)
+	walkStructural(structural, "", func(_ string, node *structuralschema.Structural) {
+		if t := node.XListType; t != nil && (*t == "map" || *t == "set") {
+			s.listTypes = true
+		}
+	})
 	return s, nil
 }
 
@@ -300,9 +308,13 @@ func checkCRDSchema(ctx context.Context, r *Resource, s *crdSchema, problems []F
 		path := strings.TrimPrefix(v.Name, ".")
 		add(path, v.Code() == openapierrors.RequiredFailCode, RuleCRDSchema, "%s", schemaMessage(path, v))
 	}
-	for _, e := range listtype.ValidateListSetsAndMaps(nil, s.structural, obj) {
+	var lists fielderr.ErrorList
+	if s.listTypes {
+		lists = listtype.ValidateListSetsAndMaps(nil, s.structural, obj)
+	}
+	for _, e := range lists {
 		blocked = true
-		add(e.Field, false, RuleCRDSchema, "%s: %s (x-kubernetes-list-type)", e.Field, strings.TrimPrefix(e.ErrorBody(), "Duplicate value: "))
+		add(e.Field, false, RuleCRDSchema, "%s: duplicate %s: the items of this list must differ in their keys (x-kubernetes-list-type)", e.Field, strings.TrimPrefix(e.ErrorBody(), "Duplicate value: "))
 	}
 	if blocked || s.cel == nil {
 		return out

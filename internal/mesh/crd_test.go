@@ -296,6 +296,20 @@ spec:
 `},
 		want: `1:1: error: the required field "spec" is missing (required) [crd.schema]`,
 	}, {
+		name: "keys of a list-type map",
+		broken: `apiVersion: extensions.istio.io/v1alpha1
+kind: WasmPlugin
+metadata: {name: w}
+spec:
+  url: oci://ghcr.io/example/filter:1.0
+  vmConfig:
+    env:
+    - {name: MODE, value: a}
+    - {name: MODE, value: b}
+`,
+		fix:  [2]string{"    - {name: MODE, value: b}\n", "    - {name: LEVEL, value: b}\n"},
+		want: `9:7: error: spec.vmConfig.env[1]: duplicate {"name":"MODE"}: the items of this list must differ in their keys (x-kubernetes-list-type) [crd.schema]`,
+	}, {
 		name: "two rules of one value (CEL), both reported",
 		broken: `apiVersion: networking.istio.io/v1
 kind: WorkloadEntry
