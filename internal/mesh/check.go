@@ -145,8 +145,9 @@ func compareFindings(a, b Finding) int {
 		strings.Compare(a.Rule, b.Rule), strings.Compare(a.Message, b.Message))
 }
 
-// checkEach decodes every Istio resource and runs Istio's validation on it,
-// spread over the machine's cores: resources are independent of each other.
+// checkEach decodes every Istio resource and runs Istio's validation and the
+// CRD layer on it, spread over the machine's cores: resources are
+// independent of each other.
 //
 // It also returns how many CEL rules of Istio's CRDs it skipped because
 // they compare with a previous object (see Report.SkippedRules).

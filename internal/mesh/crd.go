@@ -552,7 +552,7 @@ func crdNode(r *Resource, path string, missing bool) (n, key *yaml.Node) {
 			for j := len(segs); j > i && !found; j-- {
 				name := joinKeys(segs[i:j])
 				for k, v := range w.All(n) {
-					if k.Value == name {
+					if k.Value == name || jsonKey(k) == name {
 						n, key, found = w.Resolve(v), k, true
 						i = j - 1
 						break
