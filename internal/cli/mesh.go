@@ -85,11 +85,11 @@ func (c *Command) parseMeshCheck(rt *actions.Runtime, args []string) (meshOption
 	var o meshOptions
 	var checks string
 	var dirs listFlag
-	fs := c.flags("mesh check", "mesh check [--checks schema,istio,analysis,policy] [--fail-on error|warning|never] [--output text|json|sarif] [--sarif-file PATH] [--policy DIR] [--manifest PATH] [PATH ... | -]\n\n"+
+	fs := c.flags("mesh check", "mesh check [--checks schema,istio,crd,analysis,policy] [--fail-on error|warning|never] [--output text|json|sarif] [--sarif-file PATH] [--policy DIR] [--manifest PATH] [PATH ... | -]\n\n"+
 		"Checks Istio YAML: PATHs are files, directories (searched for .yaml, .yml and .json)\n"+
 		"or - for standard input. Without PATHs, every service's mesh directory in the manifest.")
 	fs.StringVar(&o.manifest, "manifest", manifest.DefaultFile, "the promotion manifest: its services' mesh directories are the default PATHs, and their compliance modes feed the policies (optional)")
-	fs.StringVar(&checks, "checks", "all", "the layers to run, comma-separated: schema, istio, analysis, policy (schema,istio is what istioctl validate checks)")
+	fs.StringVar(&checks, "checks", "all", "the layers to run, comma-separated: schema, istio, crd, analysis, policy (schema,istio is what istioctl validate checks)")
 	fs.StringVar(&o.failOn, "fail-on", "error", "exit 1 when a finding is at least this severe: error, warning or never")
 	fs.StringVar(&o.output, "output", "text", "what to print: text, json or sarif")
 	fs.StringVar(&o.sarifFile, "sarif-file", "", "also write SARIF 2.1.0 to this file, for GitHub code scanning")

@@ -57,6 +57,38 @@ func BenchmarkValidate(b *testing.B) {
 	perResource(b, n)
 }
 
+// BenchmarkValidateCRD adds the CRD layer to BenchmarkValidate: Istio's
+// CRD schemas and CEL rules, as the API server checks them.
+func BenchmarkValidateCRD(b *testing.B) {
+	data := corpus(b)
+	opts := mesh.Options{Checks: []mesh.Layer{mesh.LayerSchema, mesh.LayerIstio, mesh.LayerCRD}}
+	for b.Loop() {
+		rep, err := mesh.Check(context.Background(), load(b, data), opts)
+		if err != nil || len(rep.Findings) > 0 {
+			b.Fatalf("check: %v %v", err, rep.Findings[:min(3, len(rep.Findings))])
+		}
+	}
+	perResource(b, benchNamespaces*meshtest.PerNamespace)
+}
+
+// BenchmarkCRD measures the CRD layer alone, on a set already read and
+// decoded: its cost per resource.
+func BenchmarkCRD(b *testing.B) {
+	set := load(b, corpus(b))
+	opts := mesh.Options{Checks: []mesh.Layer{mesh.LayerSchema}}
+	if _, err := mesh.Check(context.Background(), set, opts); err != nil {
+		b.Fatal(err)
+	}
+	opts.Checks = []mesh.Layer{mesh.LayerCRD}
+	for b.Loop() {
+		rep, err := mesh.Check(context.Background(), set, opts)
+		if err != nil || len(rep.Findings) > 0 {
+			b.Fatalf("check: %v %v", err, rep.Findings[:min(3, len(rep.Findings))])
+		}
+	}
+	perResource(b, len(set.Resources))
+}
+
 // BenchmarkAnalyze measures what istioctl analyze is compared with: read,
 // decode, Istio's rules and the cross-resource analysis.
 func BenchmarkAnalyze(b *testing.B) {
@@ -216,6 +248,11 @@ func checkSamples(b *testing.B, layers ...mesh.Layer) {
 // realistic corpus: read the files, decode strictly, run Istio's rules.
 func BenchmarkSamplesValidate(b *testing.B) {
 	checkSamples(b, mesh.LayerSchema, mesh.LayerIstio)
+}
+
+// BenchmarkSamplesValidateCRD adds the CRD layer to BenchmarkSamplesValidate.
+func BenchmarkSamplesValidateCRD(b *testing.B) {
+	checkSamples(b, mesh.LayerSchema, mesh.LayerIstio, mesh.LayerCRD)
 }
 
 // BenchmarkSamplesSchema measures reading and decoding alone.

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"runtime"
 	"slices"
 	"strconv"
@@ -63,7 +64,7 @@ func ParseChecks(s string) ([]Layer, error) {
 			continue
 		}
 		if !slices.Contains(Layers, Layer(part)) {
-			return nil, fmt.Errorf("unknown check %q (expected a comma-separated list of schema, istio, analysis, policy, or all)", part)
+			return nil, fmt.Errorf("unknown check %q (expected a comma-separated list of schema, istio, crd, analysis, policy, or all)", part)
 		}
 		if !slices.Contains(out, Layer(part)) {
 			out = append(out, Layer(part))
@@ -92,10 +93,11 @@ func Check(ctx context.Context, set *Set, opts Options) (*Report, error) {
 			findings = append(findings, f)
 		}
 	}
-	perResource, err := checkEach(ctx, set.Resources, opts)
+	perResource, skippedRules, err := checkEach(ctx, set.Resources, opts)
 	if err != nil {
 		return nil, err
 	}
+	rep.SkippedRules = skippedRules
 	for _, r := range set.Resources {
 		if r.Istio != nil {
 			rep.Istio++
@@ -143,10 +145,16 @@ func compareFindings(a, b Finding) int {
 		strings.Compare(a.Rule, b.Rule), strings.Compare(a.Message, b.Message))
 }
 
-// checkEach decodes every Istio resource and runs Istio's validation on it,
-// spread over the machine's cores: resources are independent of each other.
-func checkEach(ctx context.Context, resources []*Resource, opts Options) ([]Finding, error) {
+// checkEach decodes every Istio resource and runs Istio's validation and the
+// CRD layer on it, spread over the machine's cores: resources are
+// independent of each other.
+//
+// It also returns how many CEL rules of Istio's CRDs it skipped because
+// they compare with a previous object (see Report.SkippedRules).
+func checkEach(ctx context.Context, resources []*Resource, opts Options) ([]Finding, int, error) {
+	var skippedRules atomic.Int64
 	found := make([][]Finding, len(resources))
+	crd := make([][]crdFinding, len(resources))
 	_, err := forEach(ctx, len(resources), func(i int) []Finding {
 		r := resources[i]
 		if r.Istio == nil {
@@ -162,15 +170,39 @@ func checkEach(ctx context.Context, resources []*Resource, opts Options) ([]Find
 		if opts.Runs(LayerIstio) {
 			found[i] = append(found[i], validateIstio(r)...)
 		}
+		if opts.Runs(LayerCRD) {
+			var transition int
+			crd[i], transition = checkCRD(ctx, r, r.problems)
+			skippedRules.Add(int64(transition))
+		}
 		return nil
 	})
 	if err == nil && opts.Runs(LayerIstio) {
 		err = placeIstio(ctx, resources, found)
 	}
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	return slices.Concat(found...), nil
+	for i, fs := range crd {
+		found[i] = append(found[i], withoutIstio(fs, found[i])...)
+	}
+	return slices.Concat(found...), int(skippedRules.Load()), nil
+}
+
+// withoutIstio leaves out the CRD findings at a value (or its key) where
+// Istio's own rules already refused the resource, and those of a CEL rule
+// that reads a field where Istio refused it: a rule both have (a duration
+// under 1ms, port-level mTLS without a selector) is one problem.
+func withoutIstio(crd []crdFinding, found []Finding) []Finding {
+	var out []Finding
+	for _, c := range crd {
+		if !slices.ContainsFunc(found, func(f Finding) bool {
+			return f.Rule == RuleIstio && (f.Pos == c.Pos || f.Pos == c.key || slices.Contains(c.fields, f.Pos))
+		}) {
+			out = append(out, c.Finding)
+		}
+	}
+	return out
 }
 
 // forEach calls f(0) to f(n-1) on every core and returns their findings in
@@ -270,7 +302,8 @@ func anyMap(m map[string]string) map[string]any {
 	return out
 }
 
-// value converts a YAML node to the JSON-like value it denotes.
+// value converts a YAML node to the JSON-like value it denotes, as the API
+// server reads it from what kubectl sends.
 func value(n *yaml.Node, w *yamlnode.Walker) any {
 	n = w.Resolve(n)
 	if w.TooBig() {
@@ -280,7 +313,7 @@ func value(n *yaml.Node, w *yamlnode.Walker) any {
 	case yaml.MappingNode:
 		m := map[string]any{}
 		for k, v := range w.All(n) {
-			m[k.Value] = value(v, w)
+			m[jsonKey(k)] = value(v, w)
 		}
 		return m
 	case yaml.SequenceNode:
@@ -301,6 +334,11 @@ func value(n *yaml.Node, w *yamlnode.Walker) any {
 		}
 	case "!!float":
 		if f, err := strconv.ParseFloat(n.Value, 64); err == nil {
+			// kubectl sends a whole float as an integer (1.0 as 1), which
+			// the API server reads as one.
+			if f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+				return int64(f)
+			}
 			return f
 		}
 	}

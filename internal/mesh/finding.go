@@ -60,12 +60,13 @@ type Layer string
 const (
 	LayerSchema   Layer = "schema"   // the resource decodes strictly into Istio's types
 	LayerIstio    Layer = "istio"    // Istio's own validation rules (istioctl validate)
+	LayerCRD      Layer = "crd"      // Istio's CRD schemas and CEL rules (the API server)
 	LayerAnalysis Layer = "analysis" // cross-resource analysis over the whole file set
 	LayerPolicy   Layer = "policy"   // organisation policies in Rego
 )
 
 // Layers lists every layer in the order they run.
-var Layers = []Layer{LayerSchema, LayerIstio, LayerAnalysis, LayerPolicy}
+var Layers = []Layer{LayerSchema, LayerIstio, LayerCRD, LayerAnalysis, LayerPolicy}
 
 // Pos is a position in an input file; lines and columns are 1-based and zero
 // when unknown.

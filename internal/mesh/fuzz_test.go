@@ -11,8 +11,9 @@ import (
 )
 
 // FuzzLoad feeds arbitrary files through the loader, the strict decoder and
-// the Istio and analysis layers: no input may crash them, and every finding
-// must point into the file.
+// the Istio, CRD and analysis layers: no input may crash them, every finding
+// must point into the file, and the CRD layer's pruned schemas must agree
+// with the whole ones.
 func FuzzLoad(f *testing.F) {
 	for _, glob := range []string{"../../examples/services/*/mesh/*.yaml", "../../examples/broken/mesh/*.yaml"} {
 		files, _ := filepath.Glob(glob)
@@ -26,13 +27,25 @@ func FuzzLoad(f *testing.F) {
 	}
 	f.Add([]byte("a: &a [*a, *a]\n"))
 	f.Add([]byte("apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: x}\nspec: {mtls: {mode: 3}, portLevelMtls: {\"80\": {mode: STRICT}}}\n"))
-	opts := mesh.Options{Checks: []mesh.Layer{mesh.LayerSchema, mesh.LayerIstio, mesh.LayerAnalysis}}
+	// Documents that the CRD layer refuses: its positions come from the
+	// API server's field paths, which must land in the file.
+	f.Add([]byte("apiVersion: security.istio.io/v1\nkind: RequestAuthentication\nmetadata: {name: j}\nspec:\n  jwtRules:\n  - issuer: a\n    jwks: x\n    jwksUri: https://a/b\n    outputClaimToHeaders: [{header: 'a b', claim: c}]\n"))
+	f.Add([]byte("apiVersion: networking.istio.io/v1\nkind: ServiceEntry\nmetadata: {name: s}\nspec:\n  hosts: []\n  ports: [{number: 1, name: a}, {number: 1, name: b}]\n"))
+	f.Add([]byte("apiVersion: security.istio.io/v1\nkind: PeerAuthentication\nmetadata: {name: p}\nspec:\n  selector: {matchLabels: {a.b/c: x}}\n  portLevelMtls: {0x50: {mode: STRICT}, \"a.b\": {}}\n"))
+	opts := mesh.Options{Checks: []mesh.Layer{mesh.LayerSchema, mesh.LayerIstio, mesh.LayerCRD, mesh.LayerAnalysis}}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		set := mesh.NewSet("")
 		set.Add("fuzz.yaml", data, "")
 		rep, err := mesh.Check(context.Background(), set, opts)
 		if err != nil {
 			t.Fatal(err)
+		}
+		// The CRD layer validates against schemas pruned to their limits:
+		// on any input they must report what the whole schemas report.
+		for _, r := range set.Resources {
+			if extra, missing, ok := mesh.CRDPruneDiff(r); ok && len(extra)+len(missing) > 0 {
+				t.Fatalf("%s: the pruned CRD schema reports %q besides the whole one, misses %q", r.Ref(), extra, missing)
+			}
 		}
 		lines := lineBreaks(data) + 1
 		for _, f := range rep.Findings {

@@ -14,6 +14,12 @@ type Report struct {
 	// Skipped counts the documents of kinds Promote neither checks nor
 	// indexes, by "apiVersion/Kind".
 	Skipped map[string]int `json:"skipped,omitempty"`
+	// SkippedRules counts the CEL rules of Istio's CRDs the crd layer did
+	// not evaluate, summed over the resources checked: transition rules,
+	// which compare a resource with its previous version (oldSelf) and so
+	// cannot be judged from files; the API server skips them on create
+	// too. Istio's CRDs have none at the version Promote builds with.
+	SkippedRules int `json:"skipped_rules,omitempty"`
 	// Findings are sorted by file, line, column and rule.
 	Findings []Finding `json:"findings"`
 	// Ignored are the findings that ignore.promote.dev/ annotations set

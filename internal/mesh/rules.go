@@ -16,6 +16,10 @@ const (
 	RuleIstio        = "istio.invalid"
 	RuleIstioWarning = "istio.warning"
 
+	RuleCRDSchema   = "crd.schema"
+	RuleCRDCEL      = "crd.cel"
+	RuleCRDInternal = "crd.internal"
+
 	RuleMTLSConflict    = "analysis.mtls-conflict"
 	RuleNoWorkload      = "analysis.selector-matches-nothing"
 	RuleUnknownIdentity = "analysis.unknown-identity"
@@ -23,7 +27,8 @@ const (
 	RuleDuplicate       = "analysis.duplicate-resource"
 )
 
-// builtinRules describes the rules of the schema, istio and analysis layers.
+// builtinRules describes the rules of the schema, istio, crd and analysis
+// layers.
 var builtinRules = []Rule{
 	{RuleSyntax, LayerSchema, Error, "The file is not valid YAML or JSON.",
 		"The YAML parser stopped at this line; nothing after it in the file was checked. Fix the syntax (indentation, an unclosed quote or bracket, a tab used for indentation)."},
@@ -47,6 +52,12 @@ var builtinRules = []Rule{
 		"This is the verdict of Istio's own validation (`istio.io/istio/pkg/config/validation`, what the admission webhook and `istioctl validate` run). The resource would be rejected by the cluster. The message is Istio's."},
 	{RuleIstioWarning, LayerIstio, Warning, "Istio's validation warns about the resource.",
 		"Istio accepts the resource but warns about it, usually because a setting is deprecated or has no effect. The message is Istio's."},
+	{RuleCRDSchema, LayerCRD, Error, "A value breaks a limit of Istio's CRD schema.",
+		"The Kubernetes API server checks every Istio resource against the structural schema of Istio's CustomResourceDefinition before it stores it, and refuses values that break its limits: `minItems`, `maxItems`, `minLength`, `maxLength`, `pattern`, `minimum`, `maximum`, `required` fields, `minProperties`, `maxProperties`, keys of `x-kubernetes-list-type: map` lists. `istioctl validate` does not check them, so `kubectl apply` would fail after the change merged. The message names the field, the value and the limit: shorten the list or the string, fix the value, add the missing field."},
+	{RuleCRDCEL, LayerCRD, Error, "A CEL rule of Istio's CRD refuses the resource.",
+		"Istio's CRDs carry rules in CEL (`x-kubernetes-validations`) that the Kubernetes API server evaluates on every apply: mutually exclusive fields, durations of at least 1ms, URL forms, list sizes. `istioctl validate` does not run them. The message is the rule's own, followed by the rule: change the resource so that the rule holds."},
+	{RuleCRDInternal, LayerCRD, Error, "A rule of Istio's CRD could not be evaluated.",
+		"A CEL rule of Istio's CRD failed to evaluate on this resource (for example a function given a value it does not take). The API server refuses the resource with the same error; the message names the rule. If the resource looks right, please report it with the resource."},
 	{RuleMTLSConflict, LayerAnalysis, Error, "mTLS settings of a PeerAuthentication and a DestinationRule conflict.",
 		"A PeerAuthentication makes a workload accept only mutual TLS (STRICT), but a DestinationRule for the same host and port makes clients send plain text (`tls.mode: DISABLE`) or TLS without Istio's certificates (`SIMPLE`): every request fails. Or the reverse: the DestinationRule asks for `ISTIO_MUTUAL` while the workload DISABLEs mTLS. Make the two agree: usually drop the DestinationRule's `tls` or set `ISTIO_MUTUAL`."},
 	{RuleNoWorkload, LayerAnalysis, Warning, "A selector matches no workload in the checked files.",

@@ -1,0 +1,4 @@
+package mesh
+
+// CRDPruneDiff is pruneDiff, for the corpus test.
+var CRDPruneDiff = pruneDiff
