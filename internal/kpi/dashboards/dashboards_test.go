@@ -1,0 +1,225 @@
+package dashboards
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// grafanaDir holds the committed dashboards.
+const grafanaDir = "../../../examples/grafana"
+
+// TestCommittedDashboards fails when examples/grafana differs from what the
+// generator writes: a change to the specs must be followed by go generate.
+func TestCommittedDashboards(t *testing.T) {
+	t.Parallel()
+	files, err := All()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, f := range files {
+		names = append(names, f.Name)
+		want, err := Marshal(f.Dashboard)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := os.ReadFile(filepath.Join(grafanaDir, f.Name))
+		if err != nil {
+			t.Errorf("%v; run go generate ./internal/kpi/dashboards", err)
+			continue
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("examples/grafana/%s differs from what the generator writes; run go generate ./internal/kpi/dashboards", f.Name)
+		}
+	}
+	committed, err := filepath.Glob(filepath.Join(grafanaDir, "*.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range committed {
+		if !slices.Contains(names, filepath.Base(c)) {
+			t.Errorf("examples/grafana/%s is not written by the generator; remove it", filepath.Base(c))
+		}
+	}
+	if len(files) != 4 {
+		t.Errorf("All() = %d dashboards, want 4 (Promotion KPIs, Service mesh status, Evidence chain integrity, WORM storage)", len(files))
+	}
+}
+
+// isCounter tells whether a series name is a counter's: a _total, or a
+// histogram's _bucket, _sum or _count.
+func isCounter(name string) bool {
+	for _, s := range []string{"_total", "_bucket", "_sum", "_count"} {
+		if strings.HasSuffix(name, s) {
+			return true
+		}
+	}
+	return false
+}
+
+var (
+	metricName = regexp.MustCompile(`promote_[a-z0-9_]+`)
+	rangeAfter = regexp.MustCompile(`^(\{[^}]*\})?\[[^\]]+\]`)
+)
+
+// counterProblems returns what is wrong with how expr uses counters: each
+// counter must be the range-vector argument of rate() or increase(), and a
+// gauge must never be.
+func counterProblems(expr string) []string {
+	var problems []string
+	for _, loc := range metricName.FindAllStringIndex(expr, -1) {
+		name := expr[loc[0]:loc[1]]
+		before := strings.TrimRight(expr[:loc[0]], " ")
+		wrapped := strings.HasSuffix(before, "rate(") || strings.HasSuffix(before, "increase(")
+		switch {
+		case isCounter(name) && (!wrapped || !rangeAfter.MatchString(expr[loc[1]:])):
+			problems = append(problems, "counter "+name+" is not inside rate(…[range]) or increase(…[range])")
+		case !isCounter(name) && wrapped:
+			problems = append(problems, "gauge "+name+" is inside rate() or increase(), which only counters may be")
+		}
+	}
+	return problems
+}
+
+func TestCounterProblems(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		what string
+		expr string
+		want int
+	}{
+		{"rate of a counter", `sum(rate(promote_promotions_total{a="b"}[5m]))`, 0},
+		{"increase of a bucket", `histogram_quantile(0.5, sum by (le) (increase(promote_x_seconds_bucket[$__range])))`, 0},
+		{"bare counter", `sum(promote_promotions_total)`, 1},
+		{"counter without a range", `rate(promote_promotions_total)`, 1},
+		{"rate of a gauge", `rate(promote_evidence_head_seq[5m])`, 1},
+		{"gauge", `time() - promote_evidence_last_record_timestamp_seconds`, 0},
+	} {
+		if got := counterProblems(tc.expr); len(got) != tc.want {
+			t.Errorf("%s: counterProblems(%q) = %q, want %d problems", tc.what, tc.expr, got, tc.want)
+		}
+	}
+}
+
+// A target is one query of a committed dashboard's panel, as Grafana reads it.
+type target struct {
+	dashboard, panel, panelType, unit string
+	expr, legend                      string
+	instant                           bool
+}
+
+func (t target) String() string { return t.dashboard + ": " + t.panel + ": " + t.expr }
+
+// committedTargets reads every panel query of the committed dashboards, and
+// checks what a dashboard must have beyond its queries.
+func committedTargets(t *testing.T) []target {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join(grafanaDir, "*.json"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no dashboards in %s (%v)", grafanaDir, err)
+	}
+	type jsonPanel struct {
+		Type        string `json:"type"`
+		Title       string `json:"title"`
+		FieldConfig struct {
+			Defaults struct {
+				Unit string `json:"unit"`
+			} `json:"defaults"`
+		} `json:"fieldConfig"`
+		Links []struct {
+			URL string `json:"url"`
+		} `json:"links"`
+		Targets []struct {
+			Expr         string `json:"expr"`
+			LegendFormat string `json:"legendFormat"`
+			Instant      bool   `json:"instant"`
+		} `json:"targets"`
+	}
+	var targets []target
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d struct {
+			Title      string      `json:"title"`
+			Panels     []jsonPanel `json:"panels"`
+			Templating struct {
+				List []struct {
+					Name, Type string
+				} `json:"list"`
+			} `json:"templating"`
+			Links []struct {
+				URL string `json:"url"`
+			} `json:"links"`
+		}
+		if err := json.Unmarshal(data, &d); err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		var vars []string
+		for _, v := range d.Templating.List {
+			vars = append(vars, v.Type+" "+v.Name)
+		}
+		for _, want := range []string{"datasource datasource", "query service", "query environment"} {
+			if !slices.Contains(vars, want) {
+				t.Errorf("%s: no %s variable (has %q)", d.Title, want, vars)
+			}
+		}
+		if !slices.ContainsFunc(d.Links, func(l struct {
+			URL string `json:"url"`
+		}) bool {
+			return l.URL == EvidenceDocs
+		}) {
+			t.Errorf("%s: no dashboard link to %s", d.Title, EvidenceDocs)
+		}
+		for _, panel := range d.Panels {
+			if panel.Type == "row" {
+				continue
+			}
+			if panel.FieldConfig.Defaults.Unit == "" {
+				t.Errorf("%s: %s: no unit", d.Title, panel.Title)
+			}
+			if len(panel.Links) == 0 || panel.Links[0].URL != EvidenceDocs {
+				t.Errorf("%s: %s: no link to the evidence", d.Title, panel.Title)
+			}
+			if len(panel.Targets) == 0 {
+				t.Errorf("%s: %s: no query", d.Title, panel.Title)
+			}
+			for _, q := range panel.Targets {
+				targets = append(targets, target{
+					dashboard: d.Title, panel: panel.Title, panelType: panel.Type,
+					unit: panel.FieldConfig.Defaults.Unit,
+					expr: q.Expr, legend: q.LegendFormat, instant: q.Instant,
+				})
+			}
+		}
+	}
+	return targets
+}
+
+// TestPanels checks every committed panel query: counters only inside
+// rate() or increase(), and only metrics of Promote's exporter.
+func TestPanels(t *testing.T) {
+	t.Parallel()
+	targets := committedTargets(t)
+	if len(targets) < 30 {
+		t.Errorf("%d panel queries, want the four dashboards' 30 or more", len(targets))
+	}
+	for _, q := range targets {
+		for _, p := range counterProblems(q.expr) {
+			t.Errorf("%v: %s", q, p)
+		}
+		if len(metricName.FindAllString(q.expr, -1)) == 0 {
+			t.Errorf("%v: names no Promote metric", q)
+		}
+		if (q.panelType == "timeseries") == q.instant {
+			t.Errorf("%v: a %s panel with instant=%v", q, q.panelType, q.instant)
+		}
+	}
+}
