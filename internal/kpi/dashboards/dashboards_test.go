@@ -64,21 +64,35 @@ func isCounter(name string) bool {
 }
 
 var (
-	metricName = regexp.MustCompile(`promote_[a-z0-9_]+`)
-	rangeAfter = regexp.MustCompile(`^(\{[^}]*\})?\[[^\]]+\]`)
+	// A Promote metric's name, not a part of a longer name (a recording
+	// rule's level:metric:operation).
+	metricName   = regexp.MustCompile(`(?:^|[^a-zA-Z0-9_:])(promote_[a-z0-9_]+)`)
+	rangeAfter   = regexp.MustCompile(`^(\{[^}]*\})?\[[^\]]+\]`)
+	legendLabel  = regexp.MustCompile(`\{\{\s*([a-zA-Z_][a-zA-Z0-9_]*)\s*\}\}`)
+	labelValues  = regexp.MustCompile(`^label_values\((.+),\s*([a-zA-Z_][a-zA-Z0-9_]*)\)$`)
+	anyVariables = strings.NewReplacer("$service", ".*", "$environment", ".*")
 )
+
+// metricRefs returns the Promote metrics expr names.
+func metricRefs(expr string) []string {
+	var names []string
+	for _, m := range metricName.FindAllStringSubmatch(expr, -1) {
+		names = append(names, m[1])
+	}
+	return names
+}
 
 // counterProblems returns what is wrong with how expr uses counters: each
 // counter must be the range-vector argument of rate() or increase(), and a
 // gauge must never be.
 func counterProblems(expr string) []string {
 	var problems []string
-	for _, loc := range metricName.FindAllStringIndex(expr, -1) {
-		name := expr[loc[0]:loc[1]]
-		before := strings.TrimRight(expr[:loc[0]], " ")
+	for _, loc := range metricName.FindAllStringSubmatchIndex(expr, -1) {
+		name := expr[loc[2]:loc[3]]
+		before := strings.TrimRight(expr[:loc[2]], " ")
 		wrapped := strings.HasSuffix(before, "rate(") || strings.HasSuffix(before, "increase(")
 		switch {
-		case isCounter(name) && (!wrapped || !rangeAfter.MatchString(expr[loc[1]:])):
+		case isCounter(name) && (!wrapped || !rangeAfter.MatchString(expr[loc[3]:])):
 			problems = append(problems, "counter "+name+" is not inside rate(…[range]) or increase(…[range])")
 		case !isCounter(name) && wrapped:
 			problems = append(problems, "gauge "+name+" is inside rate() or increase(), which only counters may be")
@@ -100,6 +114,7 @@ func TestCounterProblems(t *testing.T) {
 		{"counter without a range", `rate(promote_promotions_total)`, 1},
 		{"rate of a gauge", `rate(promote_evidence_head_seq[5m])`, 1},
 		{"gauge", `time() - promote_evidence_last_record_timestamp_seconds`, 0},
+		{"recording rule", `service_environment:promote_promotion_failures:ratio6h > 0.25`, 0},
 	} {
 		if got := counterProblems(tc.expr); len(got) != tc.want {
 			t.Errorf("%s: counterProblems(%q) = %q, want %d problems", tc.what, tc.expr, got, tc.want)
@@ -116,9 +131,28 @@ type target struct {
 
 func (t target) String() string { return t.dashboard + ": " + t.panel + ": " + t.expr }
 
+// A variable is a query variable of a committed dashboard:
+// label_values(match, label).
+type variable struct {
+	dashboard, match, label string
+}
+
 // committedTargets reads every panel query of the committed dashboards, and
 // checks what a dashboard must have beyond its queries.
 func committedTargets(t *testing.T) []target {
+	t.Helper()
+	targets, _ := committed(t)
+	return targets
+}
+
+// committedVariables reads the query variables of the committed dashboards.
+func committedVariables(t *testing.T) []variable {
+	t.Helper()
+	_, variables := committed(t)
+	return variables
+}
+
+func committed(t *testing.T) ([]target, []variable) {
 	t.Helper()
 	paths, err := filepath.Glob(filepath.Join(grafanaDir, "*.json"))
 	if err != nil || len(paths) == 0 {
@@ -142,6 +176,7 @@ func committedTargets(t *testing.T) []target {
 		} `json:"targets"`
 	}
 	var targets []target
+	var variables []variable
 	for _, p := range paths {
 		data, err := os.ReadFile(p)
 		if err != nil {
@@ -152,7 +187,7 @@ func committedTargets(t *testing.T) []target {
 			Panels     []jsonPanel `json:"panels"`
 			Templating struct {
 				List []struct {
-					Name, Type string
+					Name, Type, Query string
 				} `json:"list"`
 			} `json:"templating"`
 			Links []struct {
@@ -165,6 +200,15 @@ func committedTargets(t *testing.T) []target {
 		var vars []string
 		for _, v := range d.Templating.List {
 			vars = append(vars, v.Type+" "+v.Name)
+			if v.Type != "query" {
+				continue
+			}
+			m := labelValues.FindStringSubmatch(v.Query)
+			if m == nil {
+				t.Errorf("%s: variable %s: query %q is not label_values(metric, label)", d.Title, v.Name, v.Query)
+				continue
+			}
+			variables = append(variables, variable{dashboard: d.Title, match: anyVariables.Replace(m[1]), label: m[2]})
 		}
 		for _, want := range []string{"datasource datasource", "query service", "query environment"} {
 			if !slices.Contains(vars, want) {
@@ -200,7 +244,7 @@ func committedTargets(t *testing.T) []target {
 			}
 		}
 	}
-	return targets
+	return targets, variables
 }
 
 // TestPanels checks every committed panel query: counters only inside
@@ -215,7 +259,7 @@ func TestPanels(t *testing.T) {
 		for _, p := range counterProblems(q.expr) {
 			t.Errorf("%v: %s", q, p)
 		}
-		if len(metricName.FindAllString(q.expr, -1)) == 0 {
+		if len(metricRefs(q.expr)) == 0 {
 			t.Errorf("%v: names no Promote metric", q)
 		}
 		if (q.panelType == "timeseries") == q.instant {

@@ -1,0 +1,495 @@
+package dashboards
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// A snapshot is what one `promote kpi --output openmetrics` printed, the
+// time it stands for, and the labels a Pushgateway would add to its series
+// (the grouping key: job and repository).
+type snapshot struct {
+	openMetrics []byte
+	at          time.Time
+	labels      map[string]string
+}
+
+// stamp returns s's OpenMetrics text with s.labels added to every sample
+// and s.at as every sample's timestamp, which promtool needs to backfill it
+// (a scrape or a push would stamp it the same way).
+func stamp(s snapshot) ([]byte, error) {
+	var extra []string
+	for k, v := range s.labels {
+		extra = append(extra, k+"="+strconv.Quote(v))
+	}
+	ts := strconv.FormatFloat(float64(s.at.UnixMilli())/1000, 'f', 3, 64)
+	var out bytes.Buffer
+	sc := bufio.NewScanner(bytes.NewReader(s.openMetrics))
+	sc.Buffer(nil, 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		line := sc.Text()
+		if line == "" || strings.HasPrefix(line, "#") {
+			out.WriteString(line + "\n")
+			continue
+		}
+		name, labels, rest, err := splitSample(line)
+		if err != nil {
+			return nil, fmt.Errorf("line %d: %w: %q", n, err, line)
+		}
+		if fields := strings.Fields(rest); len(fields) != 1 {
+			return nil, fmt.Errorf("line %d: want a value and no timestamp or exemplar, got %q", n, rest)
+		}
+		all := append(append([]string(nil), labels...), extra...)
+		fmt.Fprintf(&out, "%s{%s} %s %s\n", name, strings.Join(all, ","), strings.TrimSpace(rest), ts)
+	}
+	return out.Bytes(), sc.Err()
+}
+
+// splitSample splits an OpenMetrics sample line into its name, its labels
+// (each `name="value"` as written) and what follows them.
+func splitSample(line string) (name string, labels []string, rest string, err error) {
+	i := strings.IndexAny(line, "{ ")
+	if i <= 0 {
+		return "", nil, "", fmt.Errorf("no metric name")
+	}
+	name, rest = line[:i], line[i:]
+	if rest[0] != '{' {
+		return name, nil, rest, nil
+	}
+	start, inQuote := 1, false
+	for j := 1; j < len(rest); j++ {
+		switch c := rest[j]; {
+		case inQuote && c == '\\':
+			j++
+		case c == '"':
+			inQuote = !inQuote
+		case !inQuote && (c == ',' || c == '}'):
+			if l := strings.TrimSpace(rest[start:j]); l != "" {
+				labels = append(labels, l)
+			}
+			start = j + 1
+			if c == '}' {
+				return name, labels, rest[j+1:], nil
+			}
+		}
+	}
+	return "", nil, "", fmt.Errorf("labels not closed")
+}
+
+func TestStamp(t *testing.T) {
+	t.Parallel()
+	in := "# TYPE a counter\na_total{x=\"1,}\\\"2\"} 3\nb 4.5\n# EOF\n"
+	got, err := stamp(snapshot{openMetrics: []byte(in), at: time.UnixMilli(1700000000500), labels: map[string]string{"repository": "acme/app"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "# TYPE a counter\na_total{x=\"1,}\\\"2\",repository=\"acme/app\"} 3 1700000000.500\nb{repository=\"acme/app\"} 4.5 1700000000.500\n# EOF\n"
+	if string(got) != want {
+		t.Errorf("stamp() =\n%s\nwant\n%s", got, want)
+	}
+	if _, err := stamp(snapshot{openMetrics: []byte("a{x=\"1\" 2\n")}); err == nil {
+		t.Error("stamp() of unclosed labels: no error")
+	}
+}
+
+// prometheusServer is a real Prometheus on loopback, serving a TSDB that
+// promtool backfilled from Promote's output and evaluating Promote's rules.
+type prometheusServer struct {
+	url string
+}
+
+// startPrometheus backfills the snapshots into a new TSDB and starts
+// Prometheus on it, with the rules file loaded and evaluated every second.
+func startPrometheus(t *testing.T, snapshots []snapshot) *prometheusServer {
+	t.Helper()
+	promtool, prometheus := tool(t, "PROMTOOL"), tool(t, "PROMETHEUS")
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	for i, s := range snapshots {
+		om, err := stamp(s)
+		if err != nil {
+			t.Fatalf("snapshot %d: %v", i, err)
+		}
+		file := filepath.Join(dir, fmt.Sprintf("snapshot-%d.om", i))
+		if err := os.WriteFile(file, om, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command(promtool, "tsdb", "create-blocks-from", "openmetrics", file, data).CombinedOutput(); err != nil {
+			t.Fatalf("promtool tsdb create-blocks-from openmetrics (snapshot %d): %v\n%s", i, err, out)
+		}
+	}
+	rules, err := filepath.Abs(rulesFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	config := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(config, []byte("global:\n  evaluation_interval: 1s\nrule_files: ["+strconv.Quote(rules)+"]\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var log bytes.Buffer
+	cmd := exec.CommandContext(ctx, prometheus,
+		"--config.file="+config,
+		"--storage.tsdb.path="+data,
+		"--storage.tsdb.retention.time=30d",
+		"--web.listen-address="+addr,
+		"--log.level=warn")
+	cmd.Stdout, cmd.Stderr = &log, &log
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("prometheus log:\n%s", log.String())
+		}
+	})
+	p := &prometheusServer{url: "http://" + addr}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(p.url + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return p
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("prometheus on %s not ready after 30 s: %v\n%s", addr, err, log.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// freeAddr returns a loopback address no one listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// apiResponse is the envelope of Prometheus's HTTP API.
+type apiResponse struct {
+	Status    string          `json:"status"`
+	Error     string          `json:"error"`
+	ErrorType string          `json:"errorType"`
+	Data      json.RawMessage `json:"data"`
+}
+
+// get calls the HTTP API and decodes its data into v.
+func (p *prometheusServer) get(path string, params url.Values, v any) error {
+	resp, err := http.Get(p.url + path + "?" + params.Encode())
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	var r apiResponse
+	if err := json.Unmarshal(body, &r); err != nil {
+		return fmt.Errorf("%s: %v: %s", path, err, body)
+	}
+	if r.Status != "success" {
+		return fmt.Errorf("%s: %s: %s", path, r.ErrorType, r.Error)
+	}
+	return json.Unmarshal(r.Data, v)
+}
+
+// queryResult is the data of a query or query_range answer.
+type queryResult struct {
+	ResultType string `json:"resultType"`
+	Result     []struct {
+		Metric map[string]string `json:"metric"`
+		Value  []any             `json:"value"`
+		Values [][]any           `json:"values"`
+	} `json:"result"`
+}
+
+// values returns every value of every series in r, as numbers.
+func (r queryResult) values() []float64 {
+	var vs []float64
+	add := func(pair []any) {
+		if len(pair) == 2 {
+			if s, ok := pair[1].(string); ok {
+				if f, err := strconv.ParseFloat(s, 64); err == nil {
+					vs = append(vs, f)
+				}
+			}
+		}
+	}
+	for _, s := range r.Result {
+		add(s.Value)
+		for _, v := range s.Values {
+			add(v)
+		}
+	}
+	return vs
+}
+
+// window is the time the snapshots span, and how Grafana's variables read
+// for a dashboard showing exactly that time.
+type window struct {
+	from, to time.Time
+}
+
+// substitute replaces Grafana's variables in expr as Grafana would for the
+// window with every service and environment selected ("All").
+func (w window) substitute(expr string) string {
+	rangeSeconds := int(math.Ceil(w.to.Sub(w.from).Seconds())) + 60
+	return strings.NewReplacer(
+		"$__rate_interval", "4m", // four scrape intervals of a minute, as Grafana computes it
+		"$__range", strconv.Itoa(rangeSeconds)+"s",
+		"$__interval", "1m",
+		"$service", ".*",
+		"$environment", ".*",
+	).Replace(expr)
+}
+
+// evaluate runs a panel's query as Grafana would (range query for time
+// series, instant query otherwise) and returns what is wrong with the
+// answer's shape.
+func (p *prometheusServer) evaluate(w window, q target) []string {
+	expr := w.substitute(q.expr)
+	if strings.Contains(expr, "$") {
+		return []string{"a variable no dashboard defines: " + expr}
+	}
+	var r queryResult
+	var err error
+	want := "vector"
+	if q.instant {
+		err = p.get("/api/v1/query", url.Values{"query": {expr}, "time": {unixString(w.to)}}, &r)
+	} else {
+		want = "matrix"
+		err = p.get("/api/v1/query_range", url.Values{
+			"query": {expr}, "start": {unixString(w.from)}, "end": {unixString(w.to)}, "step": {"60"},
+		}, &r)
+	}
+	if err != nil {
+		return []string{err.Error()}
+	}
+	var problems []string
+	if r.ResultType != want {
+		problems = append(problems, fmt.Sprintf("result type %s, want %s", r.ResultType, want))
+	}
+	if len(r.Result) == 0 {
+		return append(problems, "no series on Promote's output")
+	}
+	numbers := 0
+	for _, v := range r.values() {
+		if !math.IsNaN(v) && !math.IsInf(v, 0) {
+			numbers++
+		}
+	}
+	if numbers == 0 {
+		problems = append(problems, "only NaN or infinite values")
+	}
+	for _, m := range legendLabel.FindAllStringSubmatch(q.legend, -1) {
+		for _, s := range r.Result {
+			if _, ok := s.Metric[m[1]]; !ok {
+				problems = append(problems, fmt.Sprintf("legend {{%s}}: a series without that label: %v", m[1], s.Metric))
+				break
+			}
+		}
+	}
+	if q.panelType == "table" {
+		for _, s := range r.Result {
+			if len(s.Metric) <= 1 {
+				problems = append(problems, fmt.Sprintf("a table row without labels: %v", s.Metric))
+				break
+			}
+		}
+	}
+	return problems
+}
+
+func unixString(t time.Time) string {
+	return strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64)
+}
+
+// checkPanels evaluates every committed panel query, and every variable's
+// query, on what the server holds, and fails on a panel that names a metric
+// the server does not have.
+func checkPanels(t *testing.T, p *prometheusServer, w window) {
+	t.Helper()
+	var names []string
+	if err := p.get("/api/v1/label/__name__/values", url.Values{}, &names); err != nil {
+		t.Fatal(err)
+	}
+	exported := map[string]bool{}
+	for _, n := range names {
+		exported[n] = true
+	}
+	for _, q := range committedTargets(t) {
+		for _, m := range metricRefs(q.expr) {
+			if !exported[m] {
+				t.Errorf("%v: names %s, which Promote does not export", q, m)
+			}
+		}
+		for _, problem := range p.evaluate(w, q) {
+			t.Errorf("%v: %s", q, problem)
+		}
+	}
+	for _, v := range committedVariables(t) {
+		var values []string
+		if err := p.get("/api/v1/label/"+v.label+"/values", url.Values{"match[]": {v.match}}, &values); err != nil {
+			t.Errorf("%s: variable %s: %v", v.dashboard, v.label, err)
+		} else if len(values) == 0 {
+			t.Errorf("%s: variable %s (label_values(%s, %s)) has no values on Promote's output", v.dashboard, v.label, v.match, v.label)
+		}
+	}
+}
+
+// TestDashboardsOnPromoteOutput is the end-to-end test of the dashboards
+// and rules: Promote promotes (the demo's flow, and runs through the
+// in-memory GitHub), `promote kpi` turns its evidence into OpenMetrics,
+// promtool backfills that into a TSDB, and a real Prometheus serves it and
+// evaluates the rules. Every panel query of every dashboard must return data
+// of its panel's shape, every variable must have values, every rule must
+// evaluate cleanly, and the alerts the scenarios provoke must fire.
+func TestDashboardsOnPromoteOutput(t *testing.T) {
+	tool(t, "PROMTOOL")
+	tool(t, "PROMETHEUS")
+	if testing.Short() {
+		t.Skip("promotes for real and starts Prometheus: not in -short")
+	}
+	t.Parallel()
+	promote, err := buildPromote()
+	if err != nil {
+		t.Fatalf("build promote: %v", err)
+	}
+	requireKPI(t, promote)
+	demo, gh := demoScenario(t, promote), gitHubScenario(t, promote)
+	tampered := tamperedCopy(t, gh, map[string]string{"job": "promote", "repository": "acme/tampered"})
+	var snaps []snapshot
+	for _, r := range []*repo{demo, gh, tampered} {
+		snaps = append(snaps, r.snaps...)
+	}
+	w := stampTimes(snaps, time.Now())
+	p := startPrometheus(t, snaps)
+	checkPanels(t, p, w)
+	checkRules(t, p)
+	// What the scenarios did wrong, and nothing else, fires: the demo's
+	// service-b namespace lost STRICT mTLS, acme/tampered's chain is broken.
+	checkAlerts(t, p, []string{
+		"PromoteEvidenceChainBroken acme/tampered",
+		"PromoteMeshStrictMTLSLost example/demo",
+	})
+}
+
+// checkAlerts compares the firing alerts, as "alertname repository", with
+// want.
+func checkAlerts(t *testing.T, p *prometheusServer, want []string) {
+	t.Helper()
+	var d struct {
+		Alerts []struct {
+			Labels map[string]string `json:"labels"`
+			State  string            `json:"state"`
+		} `json:"alerts"`
+	}
+	if err := p.get("/api/v1/alerts", url.Values{}, &d); err != nil {
+		t.Fatal(err)
+	}
+	var firing []string
+	for _, a := range d.Alerts {
+		if a.State == "firing" {
+			firing = append(firing, a.Labels["alertname"]+" "+a.Labels["repository"])
+		}
+	}
+	slices.Sort(firing)
+	firing = slices.Compact(firing)
+	if diff := cmp.Diff(want, firing); diff != "" {
+		t.Errorf("firing alerts (-want +got):\n%s\nall alerts: %+v", diff, d.Alerts)
+	}
+}
+
+// stampTimes gives the snapshots of each repository times a minute apart,
+// the last one at end, as a scrape every minute would; it returns the
+// window they span.
+func stampTimes(snaps []snapshot, end time.Time) window {
+	end = end.Truncate(time.Second)
+	perRepo := map[string][]int{}
+	for i, s := range snaps {
+		perRepo[s.labels["repository"]] = append(perRepo[s.labels["repository"]], i)
+	}
+	w := window{from: end, to: end}
+	for _, idx := range perRepo {
+		for j, i := range idx {
+			snaps[i].at = end.Add(-time.Duration(len(idx)-1-j) * time.Minute)
+			if snaps[i].at.Before(w.from) {
+				w.from = snaps[i].at
+			}
+		}
+	}
+	return w
+}
+
+// checkRules waits until Prometheus has evaluated every rule group and
+// fails on a rule that did not evaluate cleanly.
+func checkRules(t *testing.T, p *prometheusServer) {
+	t.Helper()
+	type rulesData struct {
+		Groups []struct {
+			Name           string    `json:"name"`
+			LastEvaluation time.Time `json:"lastEvaluation"`
+			Rules          []struct {
+				Name      string `json:"name"`
+				Health    string `json:"health"`
+				LastError string `json:"lastError"`
+			} `json:"rules"`
+		} `json:"groups"`
+	}
+	want := len(readRules(t).Groups)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var d rulesData
+		if err := p.get("/api/v1/rules", url.Values{}, &d); err != nil {
+			t.Fatal(err)
+		}
+		evaluated := 0
+		for _, g := range d.Groups {
+			if !g.LastEvaluation.IsZero() && g.LastEvaluation.Year() > 1 {
+				evaluated++
+			}
+		}
+		if len(d.Groups) == want && evaluated == want {
+			for _, g := range d.Groups {
+				for _, r := range g.Rules {
+					if r.Health != "ok" {
+						t.Errorf("rule %s: health %s: %s", r.Name, r.Health, r.LastError)
+					}
+				}
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("prometheus evaluated %d of %d rule groups (%d loaded) in 20 s", evaluated, want, len(d.Groups))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
