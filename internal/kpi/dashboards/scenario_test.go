@@ -2,6 +2,7 @@ package dashboards
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/promote-dev/promote/internal/githubtest"
+	"github.com/promote-dev/promote/internal/store/storetest"
 )
 
 // The scenarios below make Promote produce the series the dashboards and
@@ -215,9 +217,22 @@ func tamperedCopy(t *testing.T, r *repo, labels map[string]string) *repo {
 }
 
 // gitHubScenario promotes two services through the in-memory GitHub
-// (internal/githubtest): deploy workflows dispatched, production behind
-// required reviewers, web's first production deploy failing.
-func gitHubScenario(t *testing.T, promote string) *repo {
+// (internal/githubtest), sealing evidence in an Object Lock bucket on
+// versitygw: deploy workflows dispatched, production behind required
+// reviewers, web's first production deploy failing.
+func gitHubScenario(t *testing.T, promote, versitygw string) *repo {
+	gw, err := storetest.Start(versitygw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := gw.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := gw.CreateBucket(context.Background(), "evidence", true); err != nil {
+		t.Fatal(err)
+	}
 	srv := githubtest.New(githubtest.Options{})
 	t.Cleanup(srv.Close)
 	var mu sync.Mutex
@@ -243,6 +258,8 @@ func gitHubScenario(t *testing.T, promote string) *repo {
 		"GITHUB_REPOSITORY=acme/app",
 		"GITHUB_TOKEN=ghs_test",
 		"GITHUB_REF_NAME=main",
+		"AWS_ACCESS_KEY_ID=" + storetest.AccessKey,
+		"AWS_SECRET_ACCESS_KEY=" + storetest.SecretKey,
 	}
 	r := newRepo(t, promote, map[string]string{"job": "promote", "repository": "acme/app"}, base...)
 	r.write(map[string]string{"promotion.yaml": `version: 1
@@ -252,7 +269,10 @@ services:
   api: {paths: ["api/**"]}
   web: {paths: ["web/**"], depends_on: [api]}
 evidence:
-  store: file://.promote/evidence
+  store: s3://evidence/promote
+  region: us-east-1
+  endpoint: ` + gw.Endpoint + `
+  retention_days: 1
   signer: {local: {path: .promote/keys/evidence.pem, algorithm: ed25519}}
 `})
 	r.commit("first", time.Now().Add(-3*time.Hour))
