@@ -3,7 +3,6 @@ package dashboards
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -116,11 +115,11 @@ type prometheusServer struct {
 	url string
 }
 
-// startPrometheus backfills the snapshots into a new TSDB and starts
-// Prometheus on it, with the rules file loaded and evaluated every second.
-func startPrometheus(t *testing.T, snapshots []snapshot) *prometheusServer {
+// backfill writes the snapshots into a new TSDB with promtool and returns
+// its directory.
+func backfill(t *testing.T, snapshots []snapshot) string {
 	t.Helper()
-	promtool, prometheus := tool(t, "PROMTOOL"), tool(t, "PROMETHEUS")
+	promtool := tool(t, "PROMTOOL")
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
 	for i, s := range snapshots {
@@ -136,46 +135,82 @@ func startPrometheus(t *testing.T, snapshots []snapshot) *prometheusServer {
 			t.Fatalf("promtool tsdb create-blocks-from openmetrics (snapshot %d): %v\n%s", i, err, out)
 		}
 	}
+	return data
+}
+
+// startPrometheus starts Prometheus on the TSDB in data, with the rules
+// file loaded and evaluated every second, scraping scrapeTargets (with
+// honor_labels, as a Pushgateway needs) every second.
+func startPrometheus(t *testing.T, data string, scrapeTargets ...string) *prometheusServer {
+	t.Helper()
 	rules, err := filepath.Abs(rulesFile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	config := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(config, []byte("global:\n  evaluation_interval: 1s\nrule_files: ["+strconv.Quote(rules)+"]\n"), 0o644); err != nil {
+	config := "global: {evaluation_interval: 1s, scrape_interval: 1s}\nrule_files: [" + strconv.Quote(rules) + "]\n"
+	if len(scrapeTargets) > 0 {
+		quoted := make([]string, len(scrapeTargets))
+		for i, target := range scrapeTargets {
+			quoted[i] = strconv.Quote(target)
+		}
+		config += "scrape_configs:\n  - job_name: promote\n    honor_labels: true\n    static_configs: [{targets: [" + strings.Join(quoted, ", ") + "]}]\n"
+	}
+	file := filepath.Join(t.TempDir(), "prometheus.yml")
+	if err := os.WriteFile(file, []byte(config), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	addr := freeAddr(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	var log bytes.Buffer
-	cmd := exec.CommandContext(ctx, prometheus,
-		"--config.file="+config,
+	start(t, tool(t, "PROMETHEUS"), addr,
+		"--config.file="+file,
 		"--storage.tsdb.path="+data,
 		"--storage.tsdb.retention.time=30d",
 		"--web.listen-address="+addr,
 		"--log.level=warn")
-	cmd.Stdout, cmd.Stderr = &log, &log
+	return &prometheusServer{url: "http://" + addr}
+}
+
+// startPushgateway starts a Pushgateway and returns its address.
+func startPushgateway(t *testing.T) string {
+	t.Helper()
+	addr := freeAddr(t)
+	start(t, tool(t, "PUSHGATEWAY"), addr, "--web.listen-address="+addr, "--log.level=warn")
+	return addr
+}
+
+// start starts a server of the Prometheus project listening on addr, stops
+// it when the test ends, and waits until its /-/ready answers 200.
+func start(t *testing.T, bin, addr string, args ...string) {
+	t.Helper()
+	log, err := os.Create(filepath.Join(t.TempDir(), filepath.Base(bin)+".log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cancel()
+		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		if t.Failed() {
-			t.Logf("prometheus log:\n%s", log.String())
+			out, _ := os.ReadFile(log.Name())
+			t.Logf("%s log:\n%s", filepath.Base(bin), out)
 		}
+		log.Close()
 	})
-	p := &prometheusServer{url: "http://" + addr}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		resp, err := http.Get(p.url + "/-/ready")
+		resp, err := http.Get("http://" + addr + "/-/ready")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
-				return p
+				return
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("prometheus on %s not ready after 30 s: %v\n%s", addr, err, log.String())
+			out, _ := os.ReadFile(log.Name())
+			t.Fatalf("%s on %s not ready after 30 s: %v\n%s", filepath.Base(bin), addr, err, out)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -256,16 +291,19 @@ func (r queryResult) values() []float64 {
 // for a dashboard showing exactly that time.
 type window struct {
 	from, to time.Time
+	// scrape is the time between two samples of a series.
+	scrape time.Duration
 }
 
 // substitute replaces Grafana's variables in expr as Grafana would for the
 // window with every service and environment selected ("All").
 func (w window) substitute(expr string) string {
-	rangeSeconds := int(math.Ceil(w.to.Sub(w.from).Seconds())) + 60
+	rangeSeconds := int(math.Ceil(w.to.Sub(w.from).Seconds() + w.scrape.Seconds()))
 	return strings.NewReplacer(
-		"$__rate_interval", "4m", // four scrape intervals of a minute, as Grafana computes it
+		// Four scrape intervals, as Grafana computes it for a short range.
+		"$__rate_interval", strconv.Itoa(int(4*w.scrape.Seconds()))+"s",
 		"$__range", strconv.Itoa(rangeSeconds)+"s",
-		"$__interval", "1m",
+		"$__interval", strconv.Itoa(int(w.scrape.Seconds()))+"s",
 		"$service", ".*",
 		"$environment", ".*",
 	).Replace(expr)
@@ -287,7 +325,7 @@ func (p *prometheusServer) evaluate(w window, q target) []string {
 	} else {
 		want = "matrix"
 		err = p.get("/api/v1/query_range", url.Values{
-			"query": {expr}, "start": {unixString(w.from)}, "end": {unixString(w.to)}, "step": {"60"},
+			"query": {expr}, "start": {unixString(w.from)}, "end": {unixString(w.to)}, "step": {strconv.Itoa(int(w.scrape.Seconds()))},
 		}, &r)
 	}
 	if err != nil {
@@ -388,14 +426,32 @@ func TestDashboardsOnPromoteOutput(t *testing.T) {
 		t.Fatalf("build promote: %v", err)
 	}
 	requireKPI(t, promote)
-	demo, gh := demoScenario(t, promote), gitHubScenario(t, promote, versitygw)
+	// With a Pushgateway, the setup users run goes alongside: each
+	// snapshot is also pushed (promote kpi --push), and a second Prometheus
+	// scrapes the Pushgateway every second while the scenarios run.
+	var push string
+	var live *prometheusServer
+	liveStart := time.Now()
+	if os.Getenv("PUSHGATEWAY") != "" {
+		push = startPushgateway(t)
+		live = startPrometheus(t, t.TempDir(), push)
+	} else {
+		t.Log("PUSHGATEWAY is not set: the panels are evaluated on backfilled snapshots only, not on a Prometheus scraping a Pushgateway")
+	}
+	demo, gh := demoScenario(t, promote, push), gitHubScenario(t, promote, versitygw, push)
 	tampered := tamperedCopy(t, demo, map[string]string{"job": "promote", "repository": "example/tampered"})
 	var snaps []snapshot
 	for _, r := range []*repo{demo, gh, tampered} {
 		snaps = append(snaps, r.snaps...)
 	}
+	if live != nil {
+		time.Sleep(3 * time.Second) // the last push, scraped
+		t.Run("scraped", func(t *testing.T) {
+			checkPanels(t, live, window{from: liveStart, to: time.Now(), scrape: time.Second})
+		})
+	}
 	w := stampTimes(snaps, time.Now())
-	p := startPrometheus(t, snaps)
+	p := startPrometheus(t, backfill(t, snaps))
 	checkPanels(t, p, w)
 	checkRules(t, p)
 	// What the scenarios did wrong, and nothing else, fires: the demo's
@@ -442,7 +498,7 @@ func stampTimes(snaps []snapshot, end time.Time) window {
 	for i, s := range snaps {
 		perRepo[s.labels["repository"]] = append(perRepo[s.labels["repository"]], i)
 	}
-	w := window{from: end, to: end}
+	w := window{from: end, to: end, scrape: time.Minute}
 	for _, idx := range perRepo {
 		for j, i := range idx {
 			snaps[i].at = end.Add(-time.Duration(len(idx)-1-j) * time.Minute)

@@ -44,6 +44,7 @@ type repo struct {
 	promote string
 	env     []string
 	labels  map[string]string // what a Pushgateway's grouping key adds
+	push    string            // the Pushgateway each snapshot is pushed to, if any
 	snaps   []snapshot
 }
 
@@ -128,7 +129,11 @@ func (r *repo) kpi(ok ...int) {
 		ok = []int{0}
 	}
 	file := filepath.Join(r.t.TempDir(), "kpi.om")
-	r.run(ok, "kpi", "--since", "30d", "--output", "openmetrics", "--file", file)
+	args := []string{"kpi", "--since", "30d", "--output", "openmetrics", "--file", file}
+	if r.push != "" {
+		args = append(args, "--push", "http://"+r.push)
+	}
+	r.run(ok, args...)
 	data, err := os.ReadFile(file)
 	if err != nil {
 		r.t.Fatal(err)
@@ -149,8 +154,9 @@ func requireKPI(t *testing.T, promote string) {
 // everything promoted; service-b's deploy fails; service-b fixed, but its
 // namespace's mTLS made PERMISSIVE. A mesh check and a kpi snapshot go with
 // each run.
-func demoScenario(t *testing.T, promote string) *repo {
+func demoScenario(t *testing.T, promote, push string) *repo {
 	r := newRepo(t, promote, map[string]string{"job": "promote", "repository": "example/demo"})
+	r.push = push
 	if err := os.CopyFS(r.dir, os.DirFS("../../../examples")); err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +226,7 @@ func tamperedCopy(t *testing.T, r *repo, labels map[string]string) *repo {
 // (internal/githubtest), sealing evidence in an Object Lock bucket on
 // versitygw: deploy workflows dispatched, production behind required
 // reviewers, web's first production deploy failing.
-func gitHubScenario(t *testing.T, promote, versitygw string) *repo {
+func gitHubScenario(t *testing.T, promote, versitygw, push string) *repo {
 	gw, err := storetest.Start(versitygw)
 	if err != nil {
 		t.Fatal(err)
@@ -262,6 +268,7 @@ func gitHubScenario(t *testing.T, promote, versitygw string) *repo {
 		"AWS_SECRET_ACCESS_KEY=" + storetest.SecretKey,
 	}
 	r := newRepo(t, promote, map[string]string{"job": "promote", "repository": "acme/app"}, base...)
+	r.push = push
 	r.write(map[string]string{"promotion.yaml": `version: 1
 defaults: {max_parallel: 2, timeout: 5m, expected_duration: 2s, retries: 0, deploy: {workflow: deploy.yml}}
 environments: [{name: dev}, {name: production, protected: true}]
