@@ -99,9 +99,15 @@ func (r *repo) commit(msg string, at time.Time) {
 // output; exit codes other than those in ok fail the test.
 func (r *repo) run(ok []int, args ...string) (int, string) {
 	r.t.Helper()
+	return r.runEnv(r.env, ok, args...)
+}
+
+// runEnv is run with the environment env.
+func (r *repo) runEnv(env []string, ok []int, args ...string) (int, string) {
+	r.t.Helper()
 	cmd := exec.Command(r.promote, args...)
 	cmd.Dir = r.dir
-	cmd.Env = r.env
+	cmd.Env = env
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	err := cmd.Run()
@@ -133,7 +139,8 @@ func (r *repo) kpi(ok ...int) {
 	if r.push != "" {
 		args = append(args, "--push", "http://"+r.push)
 	}
-	r.run(ok, args...)
+	// The Pushgateway groups by job and repository, as in a workflow.
+	r.runEnv(append(r.env[:len(r.env):len(r.env)], "GITHUB_REPOSITORY="+r.labels["repository"]), ok, args...)
 	data, err := os.ReadFile(file)
 	if err != nil {
 		r.t.Fatal(err)
