@@ -61,6 +61,7 @@ func subcommands() []subcommand {
 		{"run", "promote: deploy the plan's nodes in dependency order, in parallel", runRun},
 		{"mesh", "check Istio YAML (schema, Istio's rules, analysis, Rego policies); test your policies", runMesh},
 		{"evidence", "verify the evidence chain, print its public keys, check its S3 bucket", runEvidence},
+		{"kpi", "compute promotion, DORA, evidence and mesh KPIs from the evidence; serve them to Prometheus", runKPI},
 		{"schema", "print the JSON Schema of promotion.yaml", runSchema},
 		{"version", "print promote's version", runVersion},
 	}

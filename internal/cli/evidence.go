@@ -221,6 +221,9 @@ func (c *Command) origin(rt *actions.Runtime) run.Origin {
 	if r := c.Getenv("GITHUB_REPOSITORY"); r != "" {
 		o.Repository = strings.TrimSuffix(cmp.Or(c.Getenv("GITHUB_SERVER_URL"), "https://github.com"), "/") + "/" + r
 	}
+	if id := c.Getenv("GITHUB_RUN_ID"); id != "" {
+		o.RunID = id + "-" + cmp.Or(c.Getenv("GITHUB_RUN_ATTEMPT"), "1")
+	}
 	return o
 }
 
@@ -308,30 +311,9 @@ func (c *Command) evidenceVerify(ctx context.Context, rt *actions.Runtime, args 
 	if err != nil {
 		return err
 	}
-	trusted := map[string]crypto.PublicKey{}
-	for _, f := range keys {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			return badInput(fmt.Errorf("--key: %w", err))
-		}
-		pub, err := sign.ParsePublicKeyPEM(data)
-		if err != nil {
-			return badInput(fmt.Errorf("--key %q: %w", f, err))
-		}
-		id, err := sign.KeyIDOf(pub)
-		if err != nil {
-			return badInput(err)
-		}
-		trusted[id] = pub
-	}
-	if len(keys) == 0 {
-		signer, err := c.evidenceSigner(ctx, rt, m, false)
-		if err != nil {
-			return err
-		}
-		if trusted, err = signer.PublicKeys(ctx); err != nil {
-			return err
-		}
+	trusted, err := c.trustedKeys(ctx, rt, m, keys)
+	if err != nil {
+		return err
 	}
 	st, s3, err := c.evidenceStore(ctx, m)
 	if err != nil {
@@ -396,6 +378,35 @@ func (c *Command) evidenceVerify(ctx context.Context, rt *actions.Runtime, args 
 		return &exitError{ExitFindings, fmt.Errorf("the evidence does not verify: %d problems", len(report.Failures)+len(auditProblems(audit)))}
 	}
 	return nil
+}
+
+// trustedKeys returns the public keys of the --key files or, without any,
+// the signer's.
+func (c *Command) trustedKeys(ctx context.Context, rt *actions.Runtime, m *manifest.Manifest, keys keyFiles) (map[string]crypto.PublicKey, error) {
+	if len(keys) == 0 {
+		signer, err := c.evidenceSigner(ctx, rt, m, false)
+		if err != nil {
+			return nil, err
+		}
+		return signer.PublicKeys(ctx)
+	}
+	trusted := map[string]crypto.PublicKey{}
+	for _, f := range keys {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			return nil, badInput(fmt.Errorf("--key: %w", err))
+		}
+		pub, err := sign.ParsePublicKeyPEM(data)
+		if err != nil {
+			return nil, badInput(fmt.Errorf("--key %q: %w", f, err))
+		}
+		id, err := sign.KeyIDOf(pub)
+		if err != nil {
+			return nil, badInput(err)
+		}
+		trusted[id] = pub
+	}
+	return trusted, nil
 }
 
 func auditProblems(a *store.AuditReport) []store.Problem {

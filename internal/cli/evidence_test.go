@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -58,19 +59,7 @@ func TestEvidence(t *testing.T) {
 		t.Errorf("verify without a key: exit %d, stderr %q", r.code, r.stderr)
 	}
 
-	record := filepath.Join(dir, ".promote/evidence/records/00000000000000000003.dsse.json")
-	data, err := os.ReadFile(record)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Chmod(record, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	i := strings.Index(string(data), `"payload":"`) + len(`"payload":"`) + 10
-	data[i] ^= 1
-	if err := os.WriteFile(record, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
+	tamper(t, dir, 3)
 	r = promote(t, nil, "evidence", "verify", "--manifest", manifest, "--key", pub)
 	if r.code != ExitFindings || !strings.Contains(r.stdout, "FAIL records/00000000000000000003.dsse.json (seq 3)") {
 		t.Errorf("verify after tampering: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
@@ -112,5 +101,23 @@ func TestEvidenceSpool(t *testing.T) {
 	}
 	if r = promote(t, nil, "evidence", "verify", "--manifest", manifest); r.code != ExitOK || !strings.Contains(r.stdout, "4 records") {
 		t.Errorf("verify: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+}
+
+// tamper flips a bit in the payload of the stored record seq.
+func tamper(t *testing.T, dir string, seq int) {
+	t.Helper()
+	record := filepath.Join(dir, fmt.Sprintf(".promote/evidence/records/%020d.dsse.json", seq))
+	data, err := os.ReadFile(record)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(record, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	i := strings.Index(string(data), `"payload":"`) + len(`"payload":"`) + 10
+	data[i] ^= 1
+	if err := os.WriteFile(record, data, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -324,6 +324,7 @@ func (c *Command) sealMeshCheck(ctx context.Context, rt *actions.Runtime, o mesh
 			FinishedAt:       time.Now(),
 			Outcome:          outcome,
 			MeshReportSHA256: digest,
+			Mesh:             mesh.Summary(set, rep, o.root, s.Name),
 		})
 	}
 	if len(records) == 0 {

@@ -13,7 +13,9 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+
 	"github.com/promote-dev/promote/internal/actions/actionstest"
+	"github.com/promote-dev/promote/internal/evidence"
 )
 
 const brokenMesh = "../../examples/broken/mesh/"
@@ -202,6 +204,7 @@ func TestMeshCheckEvidence(t *testing.T) {
 		t.Errorf("the stored report differs from the printed one (%v)", err)
 	}
 	outcomes := map[string]string{}
+	meshes := map[string]*evidence.MeshSummary{}
 	for seq := 1; seq <= 3; seq++ {
 		data, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf(".promote/evidence/records/%020d.dsse.json", seq)))
 		if err != nil {
@@ -218,7 +221,8 @@ func TestMeshCheckEvidence(t *testing.T) {
 			} `json:"subject"`
 			Predicate struct {
 				Service, Node, Outcome string
-				MeshReport             string `json:"mesh_report_sha256"`
+				MeshReport             string                `json:"mesh_report_sha256"`
+				Mesh                   *evidence.MeshSummary `json:"mesh"`
 			} `json:"predicate"`
 		}
 		if err := json.Unmarshal(data, &env); err != nil {
@@ -227,14 +231,28 @@ func TestMeshCheckEvidence(t *testing.T) {
 		if err := json.Unmarshal(env.Payload, &st); err != nil {
 			t.Fatal(err)
 		}
-		if st.PredicateType != "https://promote.dev/evidence/mesh-check/v1" || st.Predicate.MeshReport != digest {
+		if st.PredicateType != "https://promote.dev/evidence/mesh-check/v2" || st.Predicate.MeshReport != digest {
 			t.Errorf("record %d: predicate type %s, report %s; want mesh-check and %s", seq, st.PredicateType, st.Predicate.MeshReport, digest)
 		}
 		outcomes[st.Predicate.Node] = st.Predicate.Outcome
+		meshes[st.Predicate.Service] = st.Predicate.Mesh
 	}
 	want := map[string]string{"service-a@staging": "passed", "service-b@staging": "failed", "service-c@staging": "passed"}
 	if diff := cmp.Diff(want, outcomes); diff != "" {
 		t.Errorf("outcomes (-want +got):\n%s", diff)
+	}
+	// The records summarise the report per service: service-b's broken
+	// file gives its two schema.enum errors; every namespace is STRICT.
+	wantB := &evidence.MeshSummary{
+		Findings: []evidence.MeshFindingCount{{Rule: "schema.enum", Severity: "error", Count: 2}},
+		MTLS:     []evidence.MeshMTLS{{Namespace: "payments", Mode: "STRICT"}, {Namespace: "service-b", Mode: "STRICT"}},
+		Policies: []string{"payments/deny-debug", "service-b/allow-nothing", "service-b/service-b-allow-service-c", "service-b/service-b-metrics"},
+	}
+	if diff := cmp.Diff(wantB, meshes["service-b"]); diff != "" {
+		t.Errorf("service-b mesh summary (-want +got):\n%s", diff)
+	}
+	if m := meshes["service-a"]; m == nil || len(m.Findings) != 0 || len(m.MTLS) != 1 || m.MTLS[0].Mode != "STRICT" {
+		t.Errorf("service-a mesh summary = %+v, want no findings and one STRICT namespace", m)
 	}
 	if v := promote(t, getenv, "evidence", "verify", "--manifest", manifestFile); v.code != ExitOK {
 		t.Errorf("evidence verify exited %d:\n%s%s", v.code, v.stdout, v.stderr)

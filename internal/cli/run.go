@@ -328,7 +328,11 @@ func (c *Command) sealRun(ctx context.Context, rt *actions.Runtime, l *ledger, p
 	if l == nil {
 		return nil
 	}
-	records, err := run.Records(p, st, c.origin(rt))
+	o := c.origin(rt)
+	// The committer date, for lead time; a shallow checkout lacks it, and
+	// the records then leave commit_time out.
+	o.CommitTime, _ = git.CommitTime(ctx, filepath.Dir(l.m.File), p.Commit)
+	records, err := run.Records(p, st, o)
 	if err != nil {
 		return err
 	}

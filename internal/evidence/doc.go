@@ -8,10 +8,11 @@
 // is stored in its own DSSE envelope with one signature, so that
 //
 //	cosign verify-blob-attestation --key key.pem --insecure-ignore-tlog=true \
-//	  --type https://promote.dev/evidence/promotion/v1 \
+//	  --type https://promote.dev/evidence/promotion/v2 \
 //	  --signature records/00000000000000000042.dsse.json plan.json
 //
-// accepts it. Records are numbered from 1 (seq) and each names the SHA-256 of
+// accepts it (records written before predicate v2 have ".../v1" types and
+// still verify). Records are numbered from 1 (seq) and each names the SHA-256 of
 // the previous record's payload (prev).
 //
 // A store holds, written once each:

@@ -123,15 +123,13 @@ type statement struct {
 	// subjects are the subjects with a sha256 digest, in order.
 	subjects  []Subject
 	predicate Predicate
+	// version is the predicate's version, from its type.
+	version int
 }
 
 var (
 	statementFields = []string{"_type", "subject", "predicateType", "predicate"}
 	subjectFields   = []string{"name", "digest"}
-	predicateFields = []string{
-		"kind", "service", "environment", "node", "deployment_id", "workflow_run_url", "actor", "approvers",
-		"started_at", "finished_at", "outcome", "attempts", "mesh_report_sha256", "seq", "prev",
-	}
 )
 
 // decodeStatement decodes an in-toto Statement v1 with a Promote predicate,
@@ -141,6 +139,7 @@ var (
 func decodeStatement(payload []byte) (*statement, error) {
 	r := jsonReader{b: payload}
 	st := &statement{}
+	var predicateSeen uint64
 	seen, err := r.fields("statement", statementFields, func(i int) error {
 		switch i {
 		case 0:
@@ -156,7 +155,9 @@ func decodeStatement(payload []byte) (*statement, error) {
 			st.predicateType, err = r.str()
 			return err
 		}
-		return r.predicate(&st.predicate)
+		var err error
+		predicateSeen, err = r.predicate(&st.predicate)
+		return err
 	})
 	if err == nil {
 		err = r.end()
@@ -175,11 +176,15 @@ func decodeStatement(payload []byte) (*statement, error) {
 	if !isHex(st.commit, 40) {
 		return nil, fmt.Errorf("gitCommit digest %q: want 40 lowercase hex digits", st.commit)
 	}
-	kind, ok := kindOf(st.predicateType)
+	kind, version, ok := kindOf(st.predicateType)
 	if !ok {
 		return nil, fmt.Errorf("predicateType %q is not a Promote evidence type such as %q", st.predicateType, KindPromotion.PredicateType())
 	}
+	st.version = version
 	p := &st.predicate
+	if err := checkPredicateFields(predicateSeen, version, kind); err != nil {
+		return nil, err
+	}
 	switch {
 	case p.Kind != kind:
 		return nil, fmt.Errorf("predicate kind %q does not match predicateType %q", p.Kind, st.predicateType)
@@ -234,57 +239,20 @@ func (r *jsonReader) subject(st *statement) error {
 	return err
 }
 
-// predicate reads a Promote predicate.
-func (r *jsonReader) predicate(p *Predicate) error {
-	seen, err := r.fields("predicate", predicateFields, func(i int) error {
-		var err error
-		var n uint64
-		switch predicateFields[i] {
-		case "kind":
-			var s string
-			s, err = r.str()
-			p.Kind = Kind(s)
-		case "service":
-			p.Service, err = r.str()
-		case "environment":
-			p.Environment, err = r.str()
-		case "node":
-			p.Node, err = r.str()
-		case "deployment_id":
-			n, err = r.integer(maxSeq)
-			p.DeploymentID = int64(n)
-		case "workflow_run_url":
-			p.WorkflowRunURL, err = r.str()
-		case "actor":
-			p.Actor, err = r.str()
-		case "approvers":
-			p.Approvers, err = r.strings()
-		case "started_at":
-			p.StartedAt, err = r.str()
-		case "finished_at":
-			p.FinishedAt, err = r.str()
-		case "outcome":
-			p.Outcome, err = r.str()
-		case "attempts":
-			n, err = r.integer(maxSeq)
-			p.Attempts = int(n)
-		case "mesh_report_sha256":
-			p.MeshReportSHA256, err = r.str()
-		case "seq":
-			p.Seq, err = r.integer(maxSeq)
-		case "prev":
-			p.Prev, err = r.str()
-		}
-		if err != nil {
-			return fmt.Errorf("predicate %s: %w", predicateFields[i], err)
+// predicate reads a Promote predicate of any version and returns the set
+// of predicateFields it has, as bits.
+func (r *jsonReader) predicate(p *Predicate) (uint64, error) {
+	seen, err := r.fields("predicate", predicateNames, func(i int) error {
+		if err := predicateFields[i].read(r, p); err != nil {
+			return fmt.Errorf("predicate %s: %w", predicateNames[i], err)
 		}
 		return nil
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
-	if seen&(1<<slices.Index(predicateFields, "seq")) == 0 || seen&(1<<slices.Index(predicateFields, "prev")) == 0 {
-		return errors.New("predicate without seq and prev")
+	if seen&(1<<slices.Index(predicateNames, "seq")) == 0 || seen&(1<<slices.Index(predicateNames, "prev")) == 0 {
+		return 0, errors.New("predicate without seq and prev")
 	}
-	return nil
+	return seen, nil
 }

@@ -118,12 +118,26 @@ func testRecord(i int) Record {
 		r.Outcome = "succeeded"
 		r.DeploymentID = int64(1000000 + i)
 		r.Approvers = []string{"alice", "bob"}
+		r.QueuedAt = r.StartedAt.Add(-10 * time.Second)
+		r.ApprovalWait = 12500 * time.Millisecond
+		r.CommitTime = testStart.Add(-90 * time.Minute)
+		r.APIRequests = 7
+		r.Run = &RunSummary{
+			ID: "9000000-1", StartedAt: testStart.Add(-time.Minute), FinishedAt: testStart.Add(10 * time.Minute),
+			MakespanSeconds: 600, LowerBoundSeconds: 480.5, MaxParallel: 4, BusySeconds: 1500,
+		}
 	case KindGate:
 		r.Outcome = "approved"
 		r.Approvers = []string{"alice"}
 	case KindMeshCheck:
 		r.Outcome = "passed"
 		r.MeshReportSHA256 = fmt.Sprintf("%064x", 0xbeef+i)
+		r.Mesh = &MeshSummary{
+			Findings: []MeshFindingCount{{Rule: "mtls-disabled", Severity: "warning", Count: 2}},
+			Ignored:  1,
+			MTLS:     []MeshMTLS{{Namespace: "shop", Workload: "", Mode: "STRICT"}, {Namespace: "shop", Workload: "legacy", Mode: "PERMISSIVE"}},
+			Policies: []string{"mesh.mtls"},
+		}
 	}
 	return r
 }

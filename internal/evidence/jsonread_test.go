@@ -178,13 +178,7 @@ func TestDecodeStatementRefuses(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.what, func(t *testing.T) {
 			t.Parallel()
-			_, err := decodeStatement([]byte(tt.in))
-			switch {
-			case tt.wantErr == "" && err != nil:
-				t.Errorf("decodeStatement() error = %v, want nil", err)
-			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
-				t.Errorf("decodeStatement() error = %v, want one containing %q", err, tt.wantErr)
-			}
+			checkDecodeStatement(t, tt.in, tt.wantErr)
 		})
 	}
 }
@@ -253,4 +247,17 @@ func FuzzDecodeStatement(f *testing.F) {
 			t.Fatalf("decodeStatement(%q) predicate (-encoding/json +fast):\n%s", data, diff)
 		}
 	})
+}
+
+// checkDecodeStatement decodes in and checks that it fails with an error
+// containing wantErr, or succeeds when wantErr is empty.
+func checkDecodeStatement(t *testing.T, in, wantErr string) {
+	t.Helper()
+	_, err := decodeStatement([]byte(in))
+	switch {
+	case wantErr == "" && err != nil:
+		t.Errorf("decodeStatement() error = %v, want nil", err)
+	case wantErr != "" && (err == nil || !strings.Contains(err.Error(), wantErr)):
+		t.Errorf("decodeStatement() error = %v, want one containing %q", err, wantErr)
+	}
 }

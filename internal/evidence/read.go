@@ -16,6 +16,9 @@ type Entry struct {
 	// Subjects are the record's subjects with a SHA-256 digest, such as
 	// the plan.
 	Subjects []Subject
+	// Version is the predicate's version: 1 or 2. A v1 record lacks the
+	// fields that v2 added.
+	Version int
 	Predicate
 }
 
@@ -68,18 +71,28 @@ func (e *UnverifiedError) Error() string {
 // the report and no entries, because a log with one forged, changed or
 // missing record cannot vouch for the others.
 func (v *Verifier) Read(ctx context.Context, store Store) ([]Entry, error) {
+	report, entries, err := v.ReadReport(ctx, store)
+	if err == nil && !report.OK() {
+		err = &UnverifiedError{Report: report}
+	}
+	return entries, err
+}
+
+// ReadReport is Read that also returns Verify's report, which says how far
+// the checkpoints reach; the entries are nil unless the report is OK.
+func (v *Verifier) ReadReport(ctx context.Context, store Store) (*Report, []Entry, error) {
 	report, records, err := v.verify(ctx, store)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if !report.OK() {
-		return nil, &UnverifiedError{Report: report}
+		return report, nil, nil
 	}
 	entries := make([]Entry, 0, len(records))
 	for _, r := range records {
-		entries = append(entries, Entry{Key: r.key, Commit: r.st.commit, Subjects: r.st.subjects, Predicate: r.st.predicate})
+		entries = append(entries, Entry{Key: r.key, Commit: r.st.commit, Subjects: r.st.subjects, Version: r.st.version, Predicate: r.st.predicate})
 	}
-	return entries, nil
+	return report, entries, nil
 }
 
 // LastPromotions returns, for each node, the newest promotion record of

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,26 +31,32 @@ const (
 // kinds lists every kind.
 var kinds = []Kind{KindPromotion, KindGate, KindMeshCheck}
 
-// predicateTypePrefix starts every predicate type; the kind and "/v1"
-// follow.
+// predicateTypePrefix starts every predicate type; the kind and the
+// version ("/v2") follow.
 const predicateTypePrefix = "https://promote.dev/evidence/"
 
-// PredicateType returns the in-toto predicate type URI of the kind, e.g.
-// "https://promote.dev/evidence/promotion/v1", the --type that cosign
-// verify-blob-attestation takes.
-func (k Kind) PredicateType() string { return predicateTypePrefix + string(k) + "/v1" }
+// PredicateType returns the in-toto predicate type URI of the kind that
+// Append writes, e.g. "https://promote.dev/evidence/promotion/v2", the
+// --type that cosign verify-blob-attestation takes. Records written before
+// predicate v2 have ".../v1" and still verify.
+func (k Kind) PredicateType() string { return k.predicateType(currentPredicate) }
 
-// kindOf returns the kind whose predicate type is t.
-func kindOf(t string) (Kind, bool) {
+func (k Kind) predicateType(version int) string {
+	return predicateTypePrefix + string(k) + "/v" + strconv.Itoa(version)
+}
+
+// kindOf returns the kind and predicate version of predicate type t.
+func kindOf(t string) (Kind, int, bool) {
 	rest, ok := strings.CutPrefix(t, predicateTypePrefix)
 	if !ok {
-		return "", false
+		return "", 0, false
 	}
-	k, ok := strings.CutSuffix(rest, "/v1")
-	if !ok || !slices.Contains(kinds, Kind(k)) {
-		return "", false
+	for _, v := range []int{predicateV2, predicateV1} {
+		if k, ok := strings.CutSuffix(rest, "/v"+strconv.Itoa(v)); ok && slices.Contains(kinds, Kind(k)) {
+			return Kind(k), v, true
+		}
 	}
-	return Kind(k), true
+	return "", 0, false
 }
 
 // outcomes lists the outcomes each kind allows. A promotion node ends in one
@@ -102,6 +109,24 @@ type Record struct {
 	// MeshReportSHA256 is the hex SHA-256 of the mesh check's report, if
 	// any; the report also becomes a subject, named "mesh-report".
 	MeshReportSHA256 string
+
+	// Fields of predicate v2, each written only when set.
+
+	// QueuedAt is when a promotion's node became ready to run: its
+	// dependencies done.
+	QueuedAt time.Time
+	// ApprovalWait is how long a promotion's deploy waited on required
+	// reviewers and wait timers.
+	ApprovalWait time.Duration
+	// CommitTime is when the promoted commit was made (its committer
+	// date), for change lead time.
+	CommitTime time.Time
+	// APIRequests is how many GitHub requests a promotion's node made.
+	APIRequests int
+	// Run describes the promotion run, the same in each of its records.
+	Run *RunSummary
+	// Mesh is a mesh check's findings in figures.
+	Mesh *MeshSummary
 }
 
 // Subject is an artifact or report that a record covers.
@@ -166,7 +191,7 @@ func (r *Record) validate() error {
 	if strings.ContainsAny(r.Repository, " \t\r\n@") {
 		return fmt.Errorf("repository %q: want a URL without spaces or @", r.Repository)
 	}
-	return nil
+	return r.checkFields()
 }
 
 func isHex(s string, n int) bool {
@@ -185,6 +210,12 @@ func isHex(s string, n int) bool {
 // record whose payload hashes to prev, marshalled with protojson. Callers
 // must store these bytes as they are: protojson output is not stable.
 func (r *Record) statement(seq uint64, prev string) ([]byte, error) {
+	return r.statementOf(seq, prev, currentPredicate)
+}
+
+// statementOf is statement with a predicate of the given version; tests
+// write version 1 with it, as Promote did before predicate v2.
+func (r *Record) statementOf(seq uint64, prev string, version int) ([]byte, error) {
 	if seq == 0 || seq > maxSeq {
 		return nil, fmt.Errorf("sequence number %d out of range 1 to %d", seq, uint64(maxSeq))
 	}
@@ -240,6 +271,11 @@ func (r *Record) statement(seq uint64, prev string) ([]byte, error) {
 	if r.MeshReportSHA256 != "" {
 		fields["mesh_report_sha256"] = r.MeshReportSHA256
 	}
+	for _, f := range predicateFields {
+		if f.put != nil && f.since <= version && (f.kinds == nil || slices.Contains(f.kinds, r.Kind)) {
+			f.put(r, fields)
+		}
+	}
 	predicate, err := structpb.NewStruct(fields)
 	if err != nil {
 		return nil, fmt.Errorf("building the predicate: %w", err)
@@ -247,7 +283,7 @@ func (r *Record) statement(seq uint64, prev string) ([]byte, error) {
 	st := &intoto.Statement{
 		Type:          intoto.StatementTypeUri,
 		Subject:       subjects,
-		PredicateType: r.Kind.PredicateType(),
+		PredicateType: r.Kind.predicateType(version),
 		Predicate:     predicate,
 	}
 	if err := st.Validate(); err != nil {
@@ -282,4 +318,14 @@ type Predicate struct {
 	// Prev is the hex SHA-256 of the previous record's payload, the
 	// in-toto Statement bytes inside its envelope; empty for seq 1.
 	Prev string `json:"prev"`
+
+	// Fields of predicate v2, absent from v1 records and omitted when
+	// empty: an absent number is 0.
+
+	QueuedAt            string       `json:"queued_at,omitempty"`
+	ApprovalWaitSeconds float64      `json:"approval_wait_seconds,omitempty"`
+	CommitTime          string       `json:"commit_time,omitempty"`
+	APIRequests         int          `json:"api_requests,omitempty"`
+	Run                 *RunSummary  `json:"run,omitempty"`
+	Mesh                *MeshSummary `json:"mesh,omitempty"`
 }

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
@@ -78,7 +79,7 @@ func TestPredicateSchemaIsValid(t *testing.T) {
 	if err := json.Unmarshal(b, &schema); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff(predicateFields, slices.Collect(maps.Keys(schema.Properties)), cmpopts.SortSlices(strings.Compare)); diff != "" {
+	if diff := cmp.Diff(predicateNames, slices.Collect(maps.Keys(schema.Properties)), cmpopts.SortSlices(strings.Compare)); diff != "" {
 		t.Errorf("schema properties (-Go fields +schema):\n%s", diff)
 	}
 	var tags []string
@@ -86,7 +87,7 @@ func TestPredicateSchemaIsValid(t *testing.T) {
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
 		tags = append(tags, name)
 	}
-	if diff := cmp.Diff(predicateFields, tags); diff != "" {
+	if diff := cmp.Diff(predicateNames, tags); diff != "" {
 		t.Errorf("Predicate's JSON names (-decoder +struct):\n%s", diff)
 	}
 	compilePredicateSchema(t)
@@ -197,6 +198,11 @@ func TestStatementsAreInToto(t *testing.T) {
 		Actor: "octocat", Approvers: []string{"alice", "bob"},
 		StartedAt: "2026-05-04T09:30:00Z", FinishedAt: "2026-05-04T09:30:42Z",
 		Outcome: "succeeded", Attempts: 1, Seq: 1, Prev: "",
+		QueuedAt: "2026-05-04T09:29:50Z", ApprovalWaitSeconds: 12.5, CommitTime: "2026-05-04T08:00:00Z", APIRequests: 7,
+		Run: &RunSummary{
+			ID: "9000000-1", StartedAt: testStart.Add(-time.Minute), FinishedAt: testStart.Add(10 * time.Minute),
+			MakespanSeconds: 600, LowerBoundSeconds: 480.5, MaxParallel: 4, BusySeconds: 1500,
+		},
 	}
 	if diff := cmp.Diff(want, p.predicate); diff != "" {
 		t.Errorf("record 1 predicate (-want +got):\n%s", diff)
@@ -230,6 +236,10 @@ func TestSchemaRejects(t *testing.T) {
 		{"time not RFC 3339", func(p map[string]any) { p["started_at"] = "yesterday" }},
 		{"deployment id 0", func(p map[string]any) { p["deployment_id"] = json.Number("0") }},
 		{"bad mesh digest", func(p map[string]any) { p["mesh_report_sha256"] = "abc" }},
+		{"promotion field on a gate", func(p map[string]any) { p["queued_at"] = "2026-05-04T09:29:50Z" }},
+		{"mesh on a gate", func(p map[string]any) {
+			p["mesh"] = map[string]any{"findings": []any{}, "ignored": json.Number("0"), "mtls": []any{}, "policies": []any{}}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.what, func(t *testing.T) {
@@ -246,9 +256,9 @@ func TestSchemaRejects(t *testing.T) {
 func TestPredicateTypes(t *testing.T) {
 	t.Parallel()
 	want := []string{
-		"https://promote.dev/evidence/promotion/v1",
-		"https://promote.dev/evidence/gate/v1",
-		"https://promote.dev/evidence/mesh-check/v1",
+		"https://promote.dev/evidence/promotion/v2",
+		"https://promote.dev/evidence/gate/v2",
+		"https://promote.dev/evidence/mesh-check/v2",
 	}
 	var got []string
 	for _, k := range kinds {

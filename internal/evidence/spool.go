@@ -199,3 +199,22 @@ func readSpooled(file string, keys map[string]crypto.PublicKey) (*spoolBatch, er
 	}
 	return &batch, nil
 }
+
+// Records counts the records waiting in the spool, in batches whose
+// signature verifies with keys: the backlog a run or promote evidence flush
+// will append.
+func (s Spool) Records(keys map[string]crypto.PublicKey) (int, error) {
+	files, err := s.Pending()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, f := range files {
+		b, err := readSpooled(f, keys)
+		if err != nil {
+			return n, err
+		}
+		n += len(b.Records)
+	}
+	return n, nil
+}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os/exec"
 	"strings"
+	"time"
 )
 
 // RefError is a ref git cannot use, with git's own explanation.
@@ -94,4 +95,18 @@ func Branch(ctx context.Context, dir string) (string, error) {
 		return "", err
 	}
 	return strings.TrimSpace(string(out)), nil
+}
+
+// CommitTime returns the committer date of commit in dir's repository, or
+// an error when the checkout lacks the commit (a shallow clone).
+func CommitTime(ctx context.Context, dir, commit string) (time.Time, error) {
+	out, err := run(ctx, dir, "show", "-s", "--format=%cI", commit+"^{commit}", "--")
+	if err != nil {
+		return time.Time{}, err
+	}
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(string(out)))
+	if err != nil {
+		return time.Time{}, fmt.Errorf("git show %s: committer date %q is not RFC 3339", commit, strings.TrimSpace(string(out)))
+	}
+	return t, nil
 }

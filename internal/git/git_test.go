@@ -3,8 +3,12 @@ package git
 import (
 	"context"
 	"errors"
+	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/promote-dev/promote/internal/git/gittest"
@@ -60,5 +64,29 @@ func TestChangedFilesBadRef(t *testing.T) {
 		if !errors.As(err, &re) || re.Ref != ref {
 			t.Errorf("ChangedFiles(%q) = %v, want a RefError", ref, err)
 		}
+	}
+}
+
+func TestCommitTime(t *testing.T) {
+	t.Parallel()
+	dir := repo(t)
+	cmd := exec.Command("git", "-C", dir, "commit", "-q", "--allow-empty", "-m", "dated", "--date", "2026-05-04T08:00:00Z")
+	cmd.Env = append(os.Environ(), "GIT_COMMITTER_DATE=2026-05-04T09:30:00+02:00")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("git commit: %v\n%s", err, out)
+	}
+	ctx := context.Background()
+	head, err := Head(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The committer date, not the author's: when the commit reached the
+	// branch.
+	want := time.Date(2026, 5, 4, 7, 30, 0, 0, time.UTC)
+	if got, err := CommitTime(ctx, dir, head); err != nil || !got.Equal(want) {
+		t.Errorf("CommitTime(HEAD) = %v, %v; want %v", got, err, want)
+	}
+	if _, err := CommitTime(ctx, dir, strings.Repeat("ab", 20)); err == nil {
+		t.Error("CommitTime(a commit the checkout lacks) error = nil, want one")
 	}
 }

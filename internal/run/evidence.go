@@ -28,6 +28,12 @@ type Origin struct {
 	RunURL string
 	// Actor is who started the promotion.
 	Actor string
+	// RunID names the run in its records, e.g. the workflow run's id and
+	// attempt ("9000000-1"); empty means the run's start time.
+	RunID string
+	// CommitTime is when the promoted commit was made, if known, for
+	// change lead time.
+	CommitTime time.Time
 }
 
 // Records returns the evidence records of a finished run: a promotion
@@ -49,6 +55,7 @@ func Records(p *plan.Plan, st *Status, o Origin) ([]evidence.Record, error) {
 	for _, n := range p.Nodes {
 		nodes[n.ID] = n
 	}
+	summary := Summary(p, st, o.RunID)
 	var records []evidence.Record
 	for _, n := range st.Nodes {
 		if n.Resumed {
@@ -69,6 +76,13 @@ func Records(p *plan.Plan, st *Status, o Origin) ([]evidence.Record, error) {
 			Approvers:      []string{},
 			Outcome:        string(n.State),
 			Attempts:       n.Attempts,
+			ApprovalWait:   seconds(n.ApprovalWaitSeconds),
+			CommitTime:     o.CommitTime,
+			APIRequests:    n.APICalls,
+			Run:            summary,
+		}
+		if n.ReadyAt != nil {
+			r.QueuedAt = *n.ReadyAt
 		}
 		if n.StartedAt != nil {
 			r.StartedAt = *n.StartedAt
@@ -91,6 +105,79 @@ func Records(p *plan.Plan, st *Status, o Origin) ([]evidence.Record, error) {
 	return records, nil
 }
 
+// Summary describes a finished run for its evidence records: its span, its
+// makespan (first node start to last node end), the sum of the nodes'
+// durations (busy time), its concurrency limit, and the lower bound no
+// schedule could beat: the longer of the critical path with the durations
+// the nodes took (each need's soak included) and the busy time spread over
+// max_parallel slots, as BENCHMARKS.md defines it. It is nil when no node
+// started, as in a run that resumed every node.
+func Summary(p *plan.Plan, st *Status, id string) *evidence.RunSummary {
+	soak := map[string]time.Duration{}
+	for _, n := range p.Nodes {
+		soak[n.ID] = time.Duration(n.SoakSeconds) * time.Second
+	}
+	var first, last time.Time
+	var busy time.Duration
+	// finish is each node's end on the critical path, from the run's
+	// first start, in the plan's topological order.
+	finish := map[string]time.Duration{}
+	status := map[string]NodeStatus{}
+	for _, n := range st.Nodes {
+		status[n.ID] = n
+	}
+	var longest time.Duration
+	for _, pn := range p.Nodes {
+		n, ok := status[pn.ID]
+		var took time.Duration
+		if ok && !n.Resumed && n.StartedAt != nil && n.FinishedAt != nil {
+			took = n.FinishedAt.Sub(*n.StartedAt)
+			if first.IsZero() || n.StartedAt.Before(first) {
+				first = *n.StartedAt
+			}
+			if n.FinishedAt.After(last) {
+				last = *n.FinishedAt
+			}
+			busy += took
+		}
+		var ready time.Duration
+		for _, need := range pn.Needs {
+			ready = max(ready, finish[need]+soak[need])
+		}
+		finish[pn.ID] = ready + took
+		longest = max(longest, finish[pn.ID])
+	}
+	if first.IsZero() {
+		return nil
+	}
+	parallel := max(cmp.Or(st.MaxParallel, p.Settings.MaxParallel), 1)
+	if id == "" {
+		id = st.StartedAt.UTC().Format(time.RFC3339Nano)
+	}
+	finished := cmp.Or(st.UpdatedAt, last)
+	if st.FinishedAt != nil {
+		finished = *st.FinishedAt
+	}
+	if last.After(finished) {
+		finished = last
+	}
+	started := st.StartedAt
+	if started.IsZero() || first.Before(started) {
+		started = first
+	}
+	return &evidence.RunSummary{
+		ID:                id,
+		StartedAt:         started,
+		FinishedAt:        finished,
+		MakespanSeconds:   last.Sub(first).Seconds(),
+		LowerBoundSeconds: max(longest, busy/time.Duration(parallel)).Seconds(),
+		MaxParallel:       parallel,
+		BusySeconds:       busy.Seconds(),
+	}
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
+
 // gateRecord is the decision of the required reviewers of a node's
 // environment, when it had any: approved when the last decision approved,
 // rejected otherwise, naming every reviewer who decided. It spans the
@@ -102,6 +189,8 @@ func gateRecord(promotion evidence.Record, n NodeStatus) (evidence.Record, bool)
 	gate := promotion
 	gate.Kind = evidence.KindGate
 	gate.Attempts = 0
+	// A node's timings and the run belong to its promotion record.
+	gate.QueuedAt, gate.ApprovalWait, gate.CommitTime, gate.APIRequests, gate.Run = time.Time{}, 0, time.Time{}, 0, nil
 	gate.Approvers = nil
 	for _, a := range n.Approvals {
 		if !slices.Contains(gate.Approvers, a.Reviewer) {
@@ -112,7 +201,7 @@ func gateRecord(promotion evidence.Record, n NodeStatus) (evidence.Record, bool)
 	if n.Approvals[len(n.Approvals)-1].State == "approved" {
 		gate.Outcome = "approved"
 	}
-	gate.FinishedAt = gate.StartedAt.Add(time.Duration(n.ApprovalWaitSeconds * float64(time.Second)))
+	gate.FinishedAt = gate.StartedAt.Add(seconds(n.ApprovalWaitSeconds))
 	if gate.FinishedAt.After(promotion.FinishedAt) {
 		gate.FinishedAt = promotion.FinishedAt
 	}

@@ -104,6 +104,7 @@ func (s *scheduler) build() {
 		Commit:         s.plan.Commit,
 		StartedAt:      now,
 		Result:         ResultRunning,
+		MaxParallel:    s.opts.MaxParallel,
 	}
 }
 

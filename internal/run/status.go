@@ -32,6 +32,9 @@ type Status struct {
 	UpdatedAt      time.Time  `json:"updated_at"`
 	FinishedAt     *time.Time `json:"finished_at,omitempty"`
 	Window         int        `json:"window"`
+	// MaxParallel is the run's concurrency limit, the most the window
+	// grows to.
+	MaxParallel int `json:"max_parallel,omitempty"`
 	// Fatal is the failure that stopped the whole run, if one did.
 	Fatal string       `json:"fatal,omitempty"`
 	Nodes []NodeStatus `json:"nodes"`

@@ -1,0 +1,225 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/promote-dev/promote/internal/actions/actionstest"
+	"github.com/promote-dev/promote/internal/git/gittest"
+)
+
+// TestKPI promotes twice with evidence, computes the KPIs from the chain in
+// each output, in Actions with a job summary, and from a tampered chain.
+func TestKPI(t *testing.T) {
+	t.Parallel()
+	dir := gittest.Init(t, map[string]string{"promotion.yaml": evidenceManifest})
+	manifest := filepath.Join(dir, "promotion.yaml")
+	for _, force := range []string{"--force=false", "--force"} {
+		if r := promote(t, nil, "run", "--manifest", manifest, "--status-file", filepath.Join(dir, "status.json"), "--heartbeat", "0", force); r.code != ExitOK {
+			t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+		}
+	}
+
+	r := promote(t, nil, "kpi", "--manifest", manifest, "--output", "json")
+	if r.code != ExitOK {
+		t.Fatalf("kpi: exit %d\n%s", r.code, r.stderr)
+	}
+	var out struct {
+		ChainOK bool `json:"chain_ok"`
+		Metrics []struct {
+			Name    string `json:"name"`
+			Samples []struct {
+				Labels map[string]string `json:"labels"`
+				Value  *float64          `json:"value"`
+				Count  *uint64           `json:"count"`
+			} `json:"samples"`
+		} `json:"metrics"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("kpi --output json: %v\n%s", err, r.stdout)
+	}
+	got := map[string]float64{}
+	for _, m := range out.Metrics {
+		for _, s := range m.Samples {
+			key := m.Name + "{" + s.Labels["service"] + "@" + s.Labels["environment"] + " " + s.Labels["result"] + "}"
+			switch {
+			case s.Value != nil:
+				got[key] = *s.Value
+			case s.Count != nil:
+				got[key] = float64(*s.Count)
+			}
+		}
+	}
+	// Two runs of four nodes; the commit's time comes from git, so each
+	// node gets one lead time; each run has its makespan.
+	for key, want := range map[string]float64{
+		"promote_promotions_total{api@prod succeeded}":           2,
+		"promote_dora_deployments_total{web@dev succeeded}":      2,
+		"promote_dora_change_failure_ratio{api@prod }":           0,
+		"promote_dora_change_lead_time_seconds{web@prod }":       1,
+		"promote_run_duration_seconds{@ }":                       2,
+		"promote_node_queue_wait_seconds{web@dev }":              2,
+		"promote_evidence_head_seq{@ }":                          8,
+		"promote_evidence_chain_ok{@ }":                          1,
+		"promote_evidence_spool_records{@ }":                     0,
+		"promote_promotion_success_ratio{api@dev }":              1,
+		"promote_evidence_last_checkpoint_timestamp_seconds{@ }": -1,
+	} {
+		v, ok := got[key]
+		if !ok || want >= 0 && v != want {
+			t.Errorf("%s = %v (present %v), want %v", key, v, ok, want)
+		}
+	}
+
+	// Prometheus's linter accepts the text output, written to a file.
+	file := filepath.Join(t.TempDir(), "kpi.prom")
+	if r := promote(t, nil, "kpi", "--manifest", manifest, "--output", "prometheus", "--file", file); r.code != ExitOK {
+		t.Fatalf("kpi --file: exit %d\n%s", r.code, r.stderr)
+	}
+	if promtool := os.Getenv("PROMTOOL"); promtool != "" {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(promtool, "check", "metrics")
+		cmd.Stdin = strings.NewReader(string(data))
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("promtool check metrics: %v\n%s", err, msg)
+		}
+	}
+
+	// In Actions: OpenMetrics on stdout, a job summary with charts.
+	runner := actionstest.NewRunner(t, map[string]string{"INPUT_MANIFEST": manifest})
+	r = promote(t, runner.Getenv, "kpi")
+	if r.code != ExitOK || !strings.HasSuffix(r.stdout, "# EOF\n") {
+		t.Fatalf("kpi in Actions: exit %d, stdout %q\n%s", r.code, r.stdout, r.stderr)
+	}
+	summary := runner.Summary(t)
+	for _, want := range []string{"## Promote KPIs (last 30d)", "```mermaid", "| api | dev | 2 | 1 |"} {
+		if !strings.Contains(summary, want) {
+			t.Errorf("job summary lacks %q:\n%s", want, summary)
+		}
+	}
+
+	// A Pushgateway that is down fails the command, which exists to push.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + l.Addr().String()
+	l.Close()
+	if r := promote(t, nil, "kpi", "--manifest", manifest, "--output", "json", "--push", down); r.code != ExitInternal || !strings.Contains(r.stderr, "pushing to the Pushgateway") {
+		t.Errorf("kpi --push to a Pushgateway that is down: exit %d, stderr %q", r.code, r.stderr)
+	}
+
+	// A changed record: exit 1, and the output says the chain is broken
+	// and holds no promotion figures.
+	tamper(t, dir, 3)
+	r = promote(t, nil, "kpi", "--manifest", manifest, "--output", "openmetrics")
+	if r.code != ExitFindings || !strings.Contains(r.stderr, "does not verify") {
+		t.Errorf("kpi on a tampered chain: exit %d, stderr %q", r.code, r.stderr)
+	}
+	// Record 3 changed, and record 4's link to it no longer holds.
+	if !strings.Contains(r.stdout, "promote_evidence_chain_ok 0.0") || !strings.Contains(r.stdout, "promote_evidence_broken_records 2.0") || strings.Contains(r.stdout, "promote_promotions_total") {
+		t.Errorf("kpi on a tampered chain wrote:\n%s", r.stdout)
+	}
+}
+
+func TestKPIBadInput(t *testing.T) {
+	t.Parallel()
+	dir := gittest.Init(t, map[string]string{"promotion.yaml": evidenceManifest})
+	manifest := filepath.Join(dir, "promotion.yaml")
+	for _, tt := range []struct {
+		what string
+		args []string
+		want string
+	}{
+		{"output", []string{"--output", "csv"}, `--output "csv": use openmetrics, prometheus, json or table`},
+		{"since", []string{"--since", "30days"}, `invalid duration "30days"`},
+		{"serve interval", []string{"serve", "--interval", "0s"}, "--interval 0s: want a positive duration"},
+	} {
+		r := promote(t, nil, append(append([]string{"kpi"}, tt.args...), "--manifest", manifest)...)
+		if r.code != ExitBadInput || !strings.Contains(r.stderr, tt.want) {
+			t.Errorf("kpi %s: exit %d, stderr %q; want 2 and %q", tt.what, r.code, r.stderr, tt.want)
+		}
+	}
+}
+
+// TestKPIServe serves the KPIs of a chain, is scraped, and shuts down
+// cleanly when its context ends, as on SIGTERM.
+func TestKPIServe(t *testing.T) {
+	t.Parallel()
+	dir := gittest.Init(t, map[string]string{"promotion.yaml": evidenceManifest})
+	manifest := filepath.Join(dir, "promotion.yaml")
+	if r := promote(t, nil, "run", "--manifest", manifest, "--status-file", filepath.Join(dir, "status.json"), "--heartbeat", "0"); r.code != ExitOK {
+		t.Fatalf("run: exit %d\n%s", r.code, r.stderr)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var stderr syncBuffer
+	c := &Command{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &stderr, Getenv: func(string) string { return "" }}
+	code := make(chan int, 1)
+	go func() {
+		code <- c.Main(ctx, []string{"kpi", "serve", "--manifest", manifest, "--listen", addr, "--interval", "1h"})
+	}()
+	var body string
+	for range 200 {
+		resp, err := http.Get("http://" + addr + "/readyz")
+		if err == nil && resp.StatusCode == http.StatusOK {
+			resp.Body.Close()
+			resp, err = http.Get("http://" + addr + "/metrics")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body = string(b)
+			break
+		}
+		if err == nil {
+			resp.Body.Close()
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if !strings.Contains(body, `promote_promotions_total{environment="prod",result="succeeded",service="api"} 1`) || !strings.Contains(body, "promote_kpi_last_refresh_timestamp_seconds") {
+		t.Errorf("/metrics =\n%s\nstderr:\n%s", body, stderr.String())
+	}
+	cancel()
+	if got := <-code; got != ExitOK {
+		t.Errorf("kpi serve exited %d after its context ended, want 0\n%s", got, stderr.String())
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a writer and a reader at once.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}

@@ -1,0 +1,355 @@
+package kpi
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/promote-dev/promote/internal/evidence"
+)
+
+// Input is what the figures are computed from.
+type Input struct {
+	// Store names the evidence store, e.g. "s3://bucket/prefix".
+	Store string
+	// Report is the verification of the evidence log; nil when the store
+	// could not be read at all (ReadErr says why).
+	Report  *evidence.Report
+	ReadErr error
+	// Entries are the log's records, from evidence.Verifier.Read; only
+	// used when Report is OK.
+	Entries []evidence.Entry
+	// LastCheckpoint is when the largest verified checkpoint was written;
+	// zero when unknown.
+	LastCheckpoint time.Time
+	// Spool is the number of records waiting in the spool; SpoolErr is why
+	// it could not be counted.
+	Spool    int
+	SpoolErr error
+	// WORM holds the bucket's figures, nil for a store that is not S3 or
+	// when BucketErr says the audit failed.
+	WORM      *WORM
+	BucketErr error
+	// Deployments are GitHub Deployments that Promote did not make, for
+	// the DORA figures, when asked for.
+	Deployments []Deployment
+}
+
+// WORM is what an audit of the bucket found.
+type WORM struct {
+	Objects, Bytes int64
+	// MinRetainUntil is the earliest retain-until date of any version;
+	// zero when no version has one.
+	MinRetainUntil time.Time
+	Noncompliant   int
+	DeleteMarkers  int
+}
+
+// Deployment is a GitHub Deployment that Promote did not make, with its
+// final state.
+type Deployment struct {
+	ID          int64
+	Service     string
+	Environment string
+	Commit      string
+	// Succeeded is true for a final state of success, false for failure
+	// or error.
+	Succeeded bool
+	// FinishedAt is when its final status was written.
+	FinishedAt time.Time
+	// CommitTime is when its commit was made, if known.
+	CommitTime time.Time
+}
+
+// Options choose the window of the ratios and DORA gauges.
+type Options struct {
+	// Now ends the window; Since is its length.
+	Now   time.Time
+	Since time.Duration
+}
+
+// Compute computes every figure from in. The counters and histograms count
+// the whole verified chain, so that they only grow as it does; the ratios
+// and DORA gauges cover the window. When the chain does not verify or
+// cannot be read, only the integrity figures are computed, saying so:
+// records that cannot be trusted never make numbers.
+func Compute(in Input, o Options) *Snapshot {
+	b := newBuilder()
+	s := &Snapshot{}
+	if in.Store != "" {
+		b.set(EvidenceInfo, 1, in.Store)
+	}
+	switch {
+	case in.Report == nil:
+		b.set(EvidenceChainOK, 0)
+		s.Problems = append(s.Problems, fmt.Sprintf("the evidence store cannot be read: %v", in.ReadErr))
+	case !in.Report.OK():
+		integrity(b, in.Report)
+		for _, f := range in.Report.Failures {
+			s.Problems = append(s.Problems, f.String())
+		}
+	default:
+		s.ChainOK = true
+		integrity(b, in.Report)
+		records(b, in, o)
+	}
+	if !in.LastCheckpoint.IsZero() {
+		b.set(EvidenceCheckpoint, unix(in.LastCheckpoint))
+	}
+	if in.SpoolErr != nil {
+		s.Problems = append(s.Problems, fmt.Sprintf("the spool cannot be read: %v", in.SpoolErr))
+	} else {
+		b.set(EvidenceSpool, float64(in.Spool))
+	}
+	if in.BucketErr != nil {
+		s.Problems = append(s.Problems, fmt.Sprintf("the bucket cannot be audited: %v", in.BucketErr))
+	}
+	if w := in.WORM; w != nil {
+		b.set(WORMObjects, float64(w.Objects))
+		b.set(WORMBytes, float64(w.Bytes))
+		if !w.MinRetainUntil.IsZero() {
+			b.set(WORMMinRetain, unix(w.MinRetainUntil))
+		}
+		b.set(WORMNoncompliant, float64(w.Noncompliant))
+		b.set(WORMDeleteMarkers, float64(w.DeleteMarkers))
+	}
+	s.Families = b.snapshot()
+	return s
+}
+
+func unix(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }
+
+// integrity sets the chain's figures from its verification.
+func integrity(b *builder, r *evidence.Report) {
+	b.set(EvidenceChainOK, boolValue(r.OK()))
+	b.set(EvidenceHead, float64(r.Head))
+	b.set(EvidenceFailures, float64(len(r.Failures)))
+	broken := map[string]bool{}
+	for _, f := range r.Failures {
+		if strings.HasPrefix(f.Key, evidence.RecordsPrefix) {
+			broken[f.Key] = true
+		}
+	}
+	b.set(EvidenceBroken, float64(len(broken)))
+}
+
+func boolValue(ok bool) float64 {
+	if ok {
+		return 1
+	}
+	return 0
+}
+
+// parseTime parses a predicate's RFC 3339 time; the zero time if it does
+// not parse.
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+// records computes the figures of a verified chain.
+func records(b *builder, in Input, o Options) {
+	from := o.Now.Add(-o.Since)
+	for _, k := range []evidence.Kind{evidence.KindPromotion, evidence.KindGate, evidence.KindMeshCheck} {
+		b.set(EvidenceRecords, 0, string(k))
+	}
+	type tried struct{ succeeded, all int }
+	window := map[[2]string]*tried{}
+	runs := map[string]*evidence.RunSummary{}
+	var last time.Time
+	lastMesh := map[string]*evidence.Entry{}
+	for i := range in.Entries {
+		e := &in.Entries[i]
+		b.add(EvidenceRecords, 1, string(e.Kind))
+		finished := parseTime(e.FinishedAt)
+		if finished.After(last) {
+			last = finished
+		}
+		switch e.Kind {
+		case evidence.KindMeshCheck:
+			lastMesh[e.Service] = e
+			continue
+		case evidence.KindPromotion:
+		default:
+			continue
+		}
+		svc, env := e.Service, e.Environment
+		b.add(PromotionsTotal, 1, svc, env, e.Outcome)
+		b.add(NodeRetries, float64(max(e.Attempts-1, 0)), svc, env)
+		if e.Attempts == 0 {
+			continue
+		}
+		started := parseTime(e.StartedAt)
+		b.observe(NodeDuration, finished.Sub(started).Seconds(), svc, env)
+		if !finished.Before(from) && !finished.After(o.Now) {
+			k := [2]string{svc, env}
+			if window[k] == nil {
+				window[k] = &tried{}
+			}
+			window[k].all++
+			if e.Outcome == "succeeded" {
+				window[k].succeeded++
+			}
+		}
+		if q := parseTime(e.QueuedAt); !q.IsZero() {
+			b.observe(NodeQueueWait, max(started.Sub(q), 0).Seconds(), svc, env)
+		}
+		// A record a v2 run wrote has its run: absent waits and
+		// requests are zero there, unknown in older records.
+		if e.Run != nil {
+			b.observe(NodeApprovalWait, e.ApprovalWaitSeconds, svc, env)
+			b.observe(NodeGitHubRequests, float64(e.APIRequests), svc, env)
+			runs[e.Run.ID] = e.Run
+		}
+	}
+	for k, t := range window {
+		b.set(PromotionSuccess, float64(t.succeeded)/float64(t.all), k[0], k[1])
+	}
+	if !last.IsZero() {
+		b.set(EvidenceLastRecord, unix(last))
+	}
+	var lastRun *evidence.RunSummary
+	for _, r := range runs {
+		b.observe(RunDuration, r.MakespanSeconds)
+		if lastRun == nil || r.FinishedAt.After(lastRun.FinishedAt) || r.FinishedAt.Equal(lastRun.FinishedAt) && r.ID > lastRun.ID {
+			lastRun = r
+		}
+	}
+	if r := lastRun; r != nil && r.MakespanSeconds > 0 {
+		b.set(RunEfficiency, r.BusySeconds/(r.MakespanSeconds*float64(r.MaxParallel)))
+		if r.LowerBoundSeconds > 0 {
+			b.set(RunLowerBound, r.MakespanSeconds/r.LowerBoundSeconds)
+		}
+	}
+	dora(b, deployments(in), o)
+	services := slices.Sorted(func(yield func(string) bool) {
+		for s := range lastMesh {
+			if !yield(s) {
+				return
+			}
+		}
+	})
+	for _, svc := range services {
+		mesh(b, lastMesh[svc])
+	}
+}
+
+// mesh sets a service's figures from its last mesh-check record.
+func mesh(b *builder, e *evidence.Entry) {
+	svc := e.Service
+	b.set(MeshLastCheck, unix(parseTime(e.FinishedAt)), svc)
+	m := e.Mesh
+	if m == nil {
+		return // a v1 record: no figures
+	}
+	for _, f := range m.Findings {
+		b.add(MeshFindings, float64(f.Count), svc, f.Rule, f.Severity)
+	}
+	b.set(MeshIgnored, float64(m.Ignored), svc)
+	for _, t := range m.MTLS {
+		b.set(MeshMTLSMode, 1, svc, t.Namespace, t.Workload, t.Mode)
+		if t.Workload == "" {
+			b.set(MeshMTLSStrict, boolValue(t.Mode == "STRICT"), svc, t.Namespace)
+		}
+	}
+	b.set(MeshPolicies, float64(len(m.Policies)), svc)
+}
+
+// deployments returns the chain's deployments for DORA, one per deployment
+// id, and those given from GitHub, ordered by when they finished.
+func deployments(in Input) []Deployment {
+	var out []Deployment
+	index := map[string]int{}
+	for i := range in.Entries {
+		e := &in.Entries[i]
+		if e.Kind != evidence.KindPromotion || e.Attempts == 0 || (e.Outcome != "succeeded" && e.Outcome != "failed") {
+			continue
+		}
+		d := Deployment{ID: e.DeploymentID, Service: e.Service, Environment: e.Environment, Commit: e.Commit,
+			Succeeded: e.Outcome == "succeeded", FinishedAt: parseTime(e.FinishedAt), CommitTime: parseTime(e.CommitTime)}
+		// A rerun that finds the same deployment records it again: count
+		// it once, as its latest record says it ended.
+		key := fmt.Sprintf("seq %d", e.Seq)
+		if e.DeploymentID != 0 {
+			key = fmt.Sprintf("deployment %d", e.DeploymentID)
+		}
+		if i, ok := index[key]; ok {
+			out[i] = d
+			continue
+		}
+		index[key] = len(out)
+		out = append(out, d)
+	}
+	for _, d := range in.Deployments {
+		key := fmt.Sprintf("deployment %d", d.ID)
+		if _, ok := index[key]; ok {
+			continue
+		}
+		index[key] = len(out)
+		out = append(out, d)
+	}
+	slices.SortStableFunc(out, func(a, b Deployment) int { return a.FinishedAt.Compare(b.FinishedAt) })
+	return out
+}
+
+// dora sets the four keys from deployments in the order they finished.
+func dora(b *builder, deps []Deployment, o Options) {
+	from := o.Now.Add(-o.Since)
+	days := o.Since.Hours() / 24
+	type counts struct{ succeeded, failed int }
+	window := map[[2]string]*counts{}
+	shipped := map[[3]string]bool{}
+	failedSince := map[[2]string]time.Time{}
+	for _, d := range deps {
+		k := [2]string{d.Service, d.Environment}
+		result := "failed"
+		if d.Succeeded {
+			result = "succeeded"
+		}
+		b.add(DORADeployments, 1, d.Service, d.Environment, result)
+		if window[k] == nil {
+			window[k] = &counts{}
+		}
+		if !d.FinishedAt.Before(from) && !d.FinishedAt.After(o.Now) {
+			c := window[k]
+			if d.Succeeded {
+				c.succeeded++
+			} else {
+				c.failed++
+			}
+		}
+		if !d.Succeeded {
+			if _, ok := failedSince[k]; !ok {
+				failedSince[k] = d.FinishedAt
+			}
+			continue
+		}
+		if t, ok := failedSince[k]; ok {
+			b.observe(DORARecovery, d.FinishedAt.Sub(t).Seconds(), d.Service, d.Environment)
+			delete(failedSince, k)
+		}
+		c := [3]string{d.Service, d.Environment, d.Commit}
+		if !shipped[c] && !d.CommitTime.IsZero() {
+			b.observe(DORALeadTime, max(d.FinishedAt.Sub(d.CommitTime), 0).Seconds(), d.Service, d.Environment)
+		}
+		shipped[c] = true
+	}
+	keys := slices.SortedFunc(func(yield func([2]string) bool) {
+		for k := range window {
+			if !yield(k) {
+				return
+			}
+		}
+	}, func(a, b [2]string) int { return cmp.Or(cmp.Compare(a[0], b[0]), cmp.Compare(a[1], b[1])) })
+	for _, k := range keys {
+		c := window[k]
+		if days > 0 {
+			b.set(DORAFrequency, float64(c.succeeded)/days, k[0], k[1])
+		}
+		if n := c.succeeded + c.failed; n > 0 {
+			b.set(DORAFailureRatio, float64(c.failed)/float64(n), k[0], k[1])
+		}
+	}
+}

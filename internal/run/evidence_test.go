@@ -1,0 +1,70 @@
+package run
+
+import (
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/promote-dev/promote/internal/clock"
+	"github.com/promote-dev/promote/internal/dag"
+	"github.com/promote-dev/promote/internal/evidence"
+)
+
+// TestRecordsCarryKPIFields runs the diamond in dev in a bubble, where
+// durations are exact, and checks the predicate v2 fields of its records:
+// queue and approval waits, API requests, and the run's makespan, lower
+// bound and busy time.
+func TestRecordsCarryKPIFields(t *testing.T) {
+	t.Parallel()
+	synctest.Test(t, func(t *testing.T) {
+		c := clock.Real{}
+		p := testPlan(t, diamond, dag.Selection{To: "dev"})
+		p.Commit = "c0ffee0000000000000000000000000000000000"
+		f := newFake(c, map[string]script{"a@dev": {wait: 2 * time.Minute}})
+		start := time.Now()
+		st := runPlan(t, p, f, Options{Clock: c, MaxParallel: 2})
+		committed := start.Add(-time.Hour)
+		records, err := Records(p, st, Origin{Actor: "octocat", RunID: "42-1", CommitTime: committed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		byNode := map[string]evidence.Record{}
+		for _, r := range records {
+			if r.Kind == evidence.KindPromotion {
+				byNode[r.Node] = r
+			}
+		}
+		a, d := byNode["a@dev"], byNode["d@dev"]
+		if a.ApprovalWait != 2*time.Minute || a.APIRequests != 5 || !a.CommitTime.Equal(committed) {
+			t.Errorf("a@dev: approval wait %v, api requests %d, commit time %v; want 2m0s, 5, %v", a.ApprovalWait, a.APIRequests, a.CommitTime, committed)
+		}
+		// d waits for b (2m) and c (3m) after a (1m + 2m approval): ready
+		// at 6m, started at once.
+		if got := d.QueuedAt.Sub(start); got != 6*time.Minute || !d.StartedAt.Equal(d.QueuedAt) {
+			t.Errorf("d@dev queued at +%v, started at +%v; want +6m0s for both", got, d.StartedAt.Sub(start))
+		}
+		// Nodes: a 3m (approval included), b 2m, c 3m, d 1m, e 1m = 10m
+		// busy; critical path a → c → d = 7m; two slots: 10m/2 = 5m.
+		want := evidence.RunSummary{
+			ID: "42-1", StartedAt: start, FinishedAt: start.Add(7 * time.Minute),
+			MakespanSeconds: 7 * 60, LowerBoundSeconds: 7 * 60, MaxParallel: 2, BusySeconds: 10 * 60,
+		}
+		for id, r := range byNode {
+			if r.Run == nil || *r.Run != want {
+				t.Errorf("%s: run = %+v, want %+v", id, r.Run, want)
+			}
+		}
+		if len(byNode) != 5 {
+			t.Errorf("%d promotion records, want 5", len(byNode))
+		}
+	})
+}
+
+func TestSummaryOfARunThatStartedNothing(t *testing.T) {
+	t.Parallel()
+	p := testPlan(t, diamond, dag.Selection{To: "dev"})
+	st := &Status{StartedAt: time.Now(), Nodes: []NodeStatus{{ID: "a@dev", State: Succeeded, Resumed: true}}}
+	if s := Summary(p, st, ""); s != nil {
+		t.Errorf("Summary() = %+v, want nil: no node ran", s)
+	}
+}
