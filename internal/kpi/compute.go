@@ -176,6 +176,7 @@ func records(b *builder, in Input, o Options) {
 			continue
 		}
 		svc, env := e.Service, e.Environment
+		zero(b, svc, env)
 		b.add(PromotionsTotal, 1, svc, env, e.Outcome)
 		b.add(NodeRetries, float64(max(e.Attempts-1, 0)), svc, env)
 		if e.Attempts == 0 {
@@ -234,6 +235,25 @@ func records(b *builder, in Input, o Options) {
 	for _, svc := range services {
 		mesh(b, lastMesh[svc])
 	}
+}
+
+// zero creates a service and environment's counters and histograms at 0,
+// for every result, when the chain first names them. A series that first
+// appears already counting is invisible to increase() and rate(): without
+// this, a dashboard or alert would miss the first failure or recovery of
+// every service and environment.
+func zero(b *builder, svc, env string) {
+	for _, r := range []string{"succeeded", "failed", "skipped", "cancelled"} {
+		b.add(PromotionsTotal, 0, svc, env, r)
+	}
+	for _, r := range []string{"succeeded", "failed"} {
+		b.add(DORADeployments, 0, svc, env, r)
+	}
+	b.add(NodeRetries, 0, svc, env)
+	for _, d := range []*Desc{NodeDuration, NodeQueueWait, NodeApprovalWait, NodeGitHubRequests, DORALeadTime, DORARecovery} {
+		b.get(d, []string{svc, env})
+	}
+	b.get(RunDuration, nil)
 }
 
 // mesh sets a service's figures from its last mesh-check record.
