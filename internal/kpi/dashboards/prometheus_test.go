@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -112,7 +113,8 @@ func TestStamp(t *testing.T) {
 // prometheusServer is a real Prometheus on loopback, serving a TSDB that
 // promtool backfilled from Promote's output and evaluating Promote's rules.
 type prometheusServer struct {
-	url string
+	url     string
+	targets int // how many targets it scrapes
 }
 
 // backfill writes the snapshots into a new TSDB with promtool and returns
@@ -166,7 +168,38 @@ func startPrometheus(t *testing.T, data string, scrapeTargets ...string) *promet
 		"--storage.tsdb.retention.time=30d",
 		"--web.listen-address="+addr,
 		"--log.level=warn")
-	return &prometheusServer{url: "http://" + addr}
+	return &prometheusServer{url: "http://" + addr, targets: len(scrapeTargets)}
+}
+
+// waitScraping waits until Prometheus scrapes each of its targets.
+// Prometheus applies new targets every 5 seconds: a sample pushed before
+// would be missed.
+func (p *prometheusServer) waitScraping(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var d struct {
+			ActiveTargets []struct {
+				Health string `json:"health"`
+			} `json:"activeTargets"`
+		}
+		if err := p.get("/api/v1/targets", url.Values{}, &d); err != nil {
+			t.Fatal(err)
+		}
+		up := 0
+		for _, target := range d.ActiveTargets {
+			if target.Health == "up" {
+				up++
+			}
+		}
+		if up == p.targets {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("prometheus scrapes %d of %d targets after 30 s", up, p.targets)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // startPushgateway starts a Pushgateway and returns its address.
@@ -421,11 +454,11 @@ func TestDashboardsOnPromoteOutput(t *testing.T) {
 		t.Skip("promotes for real and starts Prometheus: not in -short")
 	}
 	t.Parallel()
-	promote, err := buildPromote()
-	if err != nil {
-		t.Fatalf("build promote: %v", err)
+	began := time.Now()
+	phase := func(what string) {
+		t.Logf("%s: %.1f s", what, time.Since(began).Seconds())
+		began = time.Now()
 	}
-	requireKPI(t, promote)
 	// With a Pushgateway, the setup users run goes alongside: each
 	// snapshot is also pushed (promote kpi --push), and a second Prometheus
 	// scrapes the Pushgateway every second while the scenarios run.
@@ -438,7 +471,18 @@ func TestDashboardsOnPromoteOutput(t *testing.T) {
 	} else {
 		t.Log("PUSHGATEWAY is not set: the panels are evaluated on backfilled snapshots only, not on a Prometheus scraping a Pushgateway")
 	}
-	demo, gh := demoScenario(t, promote, push), gitHubScenario(t, promote, versitygw, push)
+	promote, err := buildPromote()
+	if err != nil {
+		t.Fatalf("build promote: %v", err)
+	}
+	if live != nil {
+		live.waitScraping(t)
+	}
+	phase("start the Pushgateway and its Prometheus; build promote")
+	demo := demoScenario(t, promote, push)
+	phase("demo scenario")
+	gh := gitHubScenario(t, promote, versitygw, push)
+	phase("GitHub scenario")
 	tampered := tamperedCopy(t, demo, map[string]string{"job": "promote", "repository": "example/tampered"})
 	var snaps []snapshot
 	for _, r := range []*repo{demo, gh, tampered} {
@@ -451,7 +495,9 @@ func TestDashboardsOnPromoteOutput(t *testing.T) {
 		})
 	}
 	w := stampTimes(snaps, time.Now())
-	p := startPrometheus(t, backfill(t, snaps))
+	data := backfill(t, snaps)
+	phase("backfill")
+	p := startPrometheus(t, data)
 	checkPanels(t, p, w)
 	checkRules(t, p)
 	// What the scenarios did wrong, and nothing else, fires: the demo's
@@ -461,6 +507,7 @@ func TestDashboardsOnPromoteOutput(t *testing.T) {
 		"PromoteEvidenceChainBroken example/tampered",
 		"PromoteMeshStrictMTLSLost example/demo",
 	})
+	phase("evaluate")
 }
 
 // checkAlerts compares the firing alerts, as "alertname repository", with
@@ -490,8 +537,9 @@ func checkAlerts(t *testing.T, p *prometheusServer, want []string) {
 }
 
 // stampTimes gives the snapshots of each repository times a minute apart,
-// the last one at end, as a scrape every minute would; it returns the
-// window they span.
+// the last one at end, as a scrape every minute would; repositories are
+// 5 seconds apart, so no two promtool blocks cover the same instant. It
+// returns the window the snapshots span.
 func stampTimes(snaps []snapshot, end time.Time) window {
 	end = end.Truncate(time.Second)
 	perRepo := map[string][]int{}
@@ -499,9 +547,10 @@ func stampTimes(snaps []snapshot, end time.Time) window {
 		perRepo[s.labels["repository"]] = append(perRepo[s.labels["repository"]], i)
 	}
 	w := window{from: end, to: end, scrape: time.Minute}
-	for _, idx := range perRepo {
+	for k, repo := range slices.Sorted(maps.Keys(perRepo)) {
+		idx := perRepo[repo]
 		for j, i := range idx {
-			snaps[i].at = end.Add(-time.Duration(len(idx)-1-j) * time.Minute)
+			snaps[i].at = end.Add(-time.Duration(k)*5*time.Second - time.Duration(len(idx)-1-j)*time.Minute)
 			if snaps[i].at.Before(w.from) {
 				w.from = snaps[i].at
 			}
