@@ -28,6 +28,7 @@ type kpiOptions struct {
 	push     string
 	job      string
 	github   bool
+	everySig bool
 	// serve only
 	listen   string
 	interval time.Duration
@@ -73,6 +74,7 @@ func (c *Command) parseKPI(rt *actions.Runtime, name string, args []string) (kpi
 	fs.StringVar(&o.manifest, "manifest", manifest.DefaultFile, "the promotion manifest, whose evidence section names the store and signer")
 	fs.Var(&o.keys, "key", "a PEM public key to trust (repeatable); default: the signer's keys")
 	fs.Var(days{&o.since}, "since", "the window of the ratios and DORA gauges, e.g. 30d or 12h")
+	fs.BoolVar(&o.everySig, "check-every-signature", false, "verify every record's signature, as promote evidence verify does, not the records a good checkpoint covers through it")
 	fs.BoolVar(&o.github, "include-github-deployments", false, "count GitHub Deployments that Promote did not make in the DORA figures (needs GITHUB_REPOSITORY and a token)")
 	if name == "kpi serve" {
 		fs.StringVar(&o.listen, "listen", ":9464", "address to serve /metrics, /healthz and /readyz on")
@@ -112,7 +114,7 @@ func (c *Command) kpiSources(ctx context.Context, rt *actions.Runtime, o kpiOpti
 		return kpi.Sources{}, err
 	}
 	spool := spoolOf(m)
-	src := kpi.Sources{StoreName: m.Evidence.Store, Store: st, Keys: keys, Spool: &spool, Since: time.Now().Add(-o.since)}
+	src := kpi.Sources{StoreName: m.Evidence.Store, Store: st, Keys: keys, Spool: &spool, Window: o.since, CheckEverySignature: o.everySig}
 	if s3 != nil {
 		src.Bucket = s3
 	}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/promote-dev/promote/internal/actions/actionstest"
 	"github.com/promote-dev/promote/internal/git/gittest"
+	"github.com/promote-dev/promote/internal/kpi/kpitest"
 )
 
 // TestKPI promotes twice with evidence, computes the KPIs from the chain in
@@ -113,12 +113,7 @@ func TestKPI(t *testing.T) {
 	}
 
 	// A Pushgateway that is down fails the command, which exists to push.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	down := "http://" + l.Addr().String()
-	l.Close()
+	down := "http://" + kpitest.FreeAddr(t)
 	if r := promote(t, nil, "kpi", "--manifest", manifest, "--output", "json", "--push", down); r.code != ExitInternal || !strings.Contains(r.stderr, "pushing to the Pushgateway") {
 		t.Errorf("kpi --push to a Pushgateway that is down: exit %d, stderr %q", r.code, r.stderr)
 	}
@@ -165,12 +160,7 @@ func TestKPIServe(t *testing.T) {
 	if r := promote(t, nil, "run", "--manifest", manifest, "--status-file", filepath.Join(dir, "status.json"), "--heartbeat", "0"); r.code != ExitOK {
 		t.Fatalf("run: exit %d\n%s", r.code, r.stderr)
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := kpitest.FreeAddr(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	var stderr syncBuffer
 	c := &Command{Stdin: strings.NewReader(""), Stdout: io.Discard, Stderr: &stderr, Getenv: func(string) string { return "" }}
@@ -222,4 +212,44 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestRunExportsMetrics runs a promotion that writes a textfile-collector
+// file and pushes to a Pushgateway that is down (a warning, exit 0) and,
+// when PUSHGATEWAY is set, to a real one.
+func TestRunExportsMetrics(t *testing.T) {
+	t.Parallel()
+	dir := gittest.Init(t, map[string]string{"promotion.yaml": evidenceManifest})
+	manifest := filepath.Join(dir, "promotion.yaml")
+	down := "http://" + kpitest.FreeAddr(t)
+	file := filepath.Join(dir, "promote.prom")
+	r := promote(t, nil, "run", "--manifest", manifest, "--status-file", filepath.Join(dir, "status.json"), "--heartbeat", "0",
+		"--metrics-file", file, "--metrics-push", down)
+	if r.code != ExitOK || !strings.Contains(r.stderr, "warning: metrics: pushing to the Pushgateway "+down) || !strings.Contains(r.stderr, "the promotion itself is not affected") {
+		t.Fatalf("run with a Pushgateway that is down: exit %d, stderr %q", r.code, r.stderr)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(data), `promote_promotions_total{environment="prod",result="succeeded",service="web"} 1`) {
+		t.Errorf("--metrics-file wrote:\n%s", data)
+	}
+
+	url := kpitest.Pushgateway(t)
+	getenv := func(k string) string { return map[string]string{"GITHUB_REPOSITORY": "acme/app"}[k] }
+	r = promote(t, getenv, "run", "--manifest", manifest, "--status-file", filepath.Join(dir, "status.json"), "--heartbeat", "0", "--force", "--metrics-push", url)
+	if r.code != ExitOK || !strings.Contains(r.stdout, "Pushed the KPIs to "+url) {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	// The second run's push holds both runs: the counters grow.
+	if want := `promote_promotions_total{environment="prod",instance="",job="promote",repository="acme/app",result="succeeded",service="web"} 2`; !strings.Contains(string(body), want) {
+		t.Errorf("the Pushgateway lacks %s:\n%s", want, body)
+	}
 }

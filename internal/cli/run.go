@@ -17,6 +17,7 @@ import (
 	"github.com/promote-dev/promote/internal/evidence"
 	"github.com/promote-dev/promote/internal/git"
 	"github.com/promote-dev/promote/internal/github"
+	"github.com/promote-dev/promote/internal/kpi"
 	"github.com/promote-dev/promote/internal/plan"
 	"github.com/promote-dev/promote/internal/run"
 )
@@ -35,6 +36,8 @@ type runOptions struct {
 	heartbeat   time.Duration
 	soak        string
 	force       bool
+	metricsPush string
+	metricsFile string
 }
 
 func (c *Command) parseRun(rt *actions.Runtime, args []string) (runOptions, error) {
@@ -52,6 +55,8 @@ func (c *Command) parseRun(rt *actions.Runtime, args []string) (runOptions, erro
 	fs.DurationVar(&o.lockTimeout, "lock-timeout", 10*time.Minute, "how long a node waits for another promotion of the same service and environment to end")
 	fs.DurationVar(&o.heartbeat, "heartbeat", 30*time.Second, "how often to print what is running; 0 never")
 	fs.StringVar(&o.soak, "soak", "", "replace every environment's soak time with this duration, e.g. 0s to rehearse a promotion (default: the manifest's)")
+	fs.StringVar(&o.metricsPush, "metrics-push", "", "when the run ends, push the KPIs of the evidence chain to the Pushgateway at this URL (default: the manifest's metrics.push); a Pushgateway that is down is reported, never fails the promotion")
+	fs.StringVar(&o.metricsFile, "metrics-file", "", "when the run ends, write the KPIs of the evidence chain to this file in Prometheus's text format, for the node exporter's textfile collector")
 	fs.BoolVar(&o.force, "force", false, "deploy every node again, also those that already succeeded for this commit (by default a rerun resumes: it skips them)")
 	if err := parse(fs, rt, args); err != nil {
 		return o, err
@@ -152,6 +157,7 @@ func runRun(ctx context.Context, c *Command, rt *actions.Runtime, args []string)
 	if err := c.sealRun(ctx, rt, l, p, st); err != nil {
 		return err
 	}
+	c.exportRunMetrics(ctx, rt, o, l)
 	if st.Fatal != "" {
 		return badInput(fmt.Errorf("promotion stopped: %s", st.Fatal))
 	}
@@ -160,6 +166,50 @@ func runRun(ctx context.Context, c *Command, rt *actions.Runtime, args []string)
 			st.Result, len(st.IDs(run.Failed)), len(st.IDs(run.Skipped)), len(st.IDs(run.Cancelled)), o.statusFile)}
 	}
 	return nil
+}
+
+// exportRunMetrics pushes the KPIs of the evidence chain, this run's
+// records included, to a Pushgateway and writes them to a file, as asked.
+// Every push carries the whole chain's counters, so they only grow from
+// one push to the next although each push replaces the group (see
+// docs/kpi.md). Nothing here fails the promotion: problems are warnings.
+func (c *Command) exportRunMetrics(ctx context.Context, rt *actions.Runtime, o runOptions, l *ledger) {
+	push, job := o.metricsPush, "promote"
+	if l != nil {
+		push = cmp.Or(push, l.m.Metrics.Push)
+		job = cmp.Or(l.m.Metrics.Job, job)
+	}
+	if push == "" && o.metricsFile == "" {
+		return
+	}
+	warn := func(msg string) {
+		fmt.Fprintf(c.Stderr, "warning: %s\n", msg)
+		_ = rt.Annotate(actions.Annotation{Level: actions.Warning, Title: "Metrics not exported", Message: msg})
+	}
+	if l == nil {
+		warn("metrics: no KPIs to export without evidence: they are computed from the verified evidence chain, and a dry run or a manifest without an evidence section has none")
+		return
+	}
+	var g kpi.Gathered
+	if l.store == nil {
+		g.Input = kpi.Input{Store: l.m.Evidence.Store, ReadErr: l.storeErr}
+		g.Spool, g.SpoolErr = l.spool.Records(l.keys)
+	} else {
+		g = kpi.Gather(ctx, kpi.Sources{StoreName: l.m.Evidence.Store, Store: l.store, Keys: l.keys, Spool: &l.spool})
+	}
+	reg := kpi.Registry(kpi.Compute(g.Input, kpi.Options{Now: time.Now(), Since: 30 * 24 * time.Hour}))
+	if o.metricsFile != "" {
+		if err := kpi.WriteFile(o.metricsFile, reg); err != nil {
+			warn(err.Error())
+		}
+	}
+	if push != "" {
+		if err := kpi.Push(ctx, nil, push, job, c.Getenv("GITHUB_REPOSITORY"), reg); err != nil {
+			warn(fmt.Sprintf("metrics: %v; the promotion itself is not affected", err))
+		} else {
+			fmt.Fprintf(c.Stdout, "Pushed the KPIs to %s (job %q)\n", push, job)
+		}
+	}
 }
 
 func mode(dry bool) string {

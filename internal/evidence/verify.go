@@ -91,6 +91,17 @@ type Verifier struct {
 	// Workers is how many goroutines read and check records; 0 means
 	// GOMAXPROCS.
 	Workers int
+	// TrustCheckpoints checks the records that a checkpoint covers
+	// through it, not one signature at a time: the checkpoint's signature
+	// by a trusted key is checked, and its root against the Merkle tree of
+	// the stored bytes (signatures included), so a record changed,
+	// removed or added since fails as before, and the records after the
+	// last good checkpoint are checked one by one. What it does not
+	// check is what only the signer itself could have written: a
+	// covered record's own signature, or its key id. It is for readers
+	// that need the records fast, such as KPIs; promote evidence verify
+	// checks every signature.
+	TrustCheckpoints bool
 }
 
 // Verify reads every record and checkpoint once and checks:
@@ -157,27 +168,7 @@ func (v *Verifier) verify(ctx context.Context, store Store) (*Report, []recordRe
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	chunks := (len(records) + batchSize - 1) / batchSize
-	err = parallel(ctx, chunks+len(checkpoints), workers, func(i int) error {
-		if i < chunks {
-			var batch ed25519Batch
-			for j := i * batchSize; j < min((i+1)*batchSize, len(records)); j++ {
-				r := &records[j]
-				data, err := store.Read(ctx, r.key)
-				if errors.Is(err, ErrNotFound) {
-					r.fail("listed but cannot be read: %v", err)
-					continue
-				}
-				if err != nil {
-					return err
-				}
-				env := r.parse(data)
-				r.checkSignatures(env, v.Keys, &batch)
-			}
-			batch.verify()
-			return nil
-		}
-		c := &checkpoints[i-chunks]
+	openCheckpoint := func(c *checkpointResult) error {
 		if c.stored {
 			data, err := store.Read(ctx, c.key)
 			if errors.Is(err, ErrNotFound) {
@@ -191,6 +182,50 @@ func (v *Verifier) verify(ctx context.Context, store Store) (*Report, []recordRe
 		}
 		c.open(verifiers)
 		return nil
+	}
+	// With TrustCheckpoints, the checkpoints are opened first: records up
+	// to the largest one whose signature verifies leave their signatures
+	// for later, checked only if its root turns out not to match.
+	var deferUpTo uint64
+	opened := 0
+	if v.TrustCheckpoints {
+		if err := parallel(ctx, len(checkpoints), workers, func(i int) error { return openCheckpoint(&checkpoints[i]) }); err != nil {
+			return nil, nil, fmt.Errorf("verifying evidence: %w", err)
+		}
+		for _, c := range checkpoints {
+			if c.opened && len(c.failures) == 0 {
+				deferUpTo = max(deferUpTo, c.cp.size)
+			}
+		}
+		opened = len(checkpoints)
+	}
+	checkRecords := func(rs []recordResult) error {
+		var batch ed25519Batch
+		for j := range rs {
+			r := &rs[j]
+			data, err := r.readFrom(ctx, store)
+			if err != nil {
+				return err
+			}
+			if data == nil {
+				continue
+			}
+			env := r.parse(data)
+			if r.seq <= deferUpTo {
+				r.deferred = true
+				continue
+			}
+			r.checkSignatures(env, v.Keys, &batch)
+		}
+		batch.verify()
+		return nil
+	}
+	chunks := (len(records) + batchSize - 1) / batchSize
+	err = parallel(ctx, chunks+len(checkpoints)-opened, workers, func(i int) error {
+		if i < chunks {
+			return checkRecords(records[i*batchSize : min((i+1)*batchSize, len(records))])
+		}
+		return openCheckpoint(&checkpoints[opened+i-chunks])
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("verifying evidence: %w", err)
@@ -203,6 +238,39 @@ func (v *Verifier) verify(ctx context.Context, store Store) (*Report, []recordRe
 	checkChain(records)
 	tree := buildTree(records)
 	report.Origin = checkCheckpoints(checkpoints, tree, report.Head)
+	if deferUpTo > 0 {
+		// Records no good checkpoint covers after all get their
+		// signatures checked one by one, read again.
+		var covered uint64
+		for _, c := range checkpoints {
+			if len(c.failures) == 0 {
+				covered = max(covered, c.size())
+			}
+		}
+		var tail []*recordResult
+		for i := range records {
+			if r := &records[i]; r.deferred && r.seq > covered {
+				tail = append(tail, r)
+			}
+		}
+		err := parallel(ctx, (len(tail)+batchSize-1)/batchSize, workers, func(i int) error {
+			var batch ed25519Batch
+			for _, r := range tail[i*batchSize : min((i+1)*batchSize, len(tail))] {
+				data, err := r.readFrom(ctx, store)
+				if err != nil {
+					return err
+				}
+				if env, err := decodeEnvelope(data); data != nil && err == nil { // else parse said so
+					r.checkSignatures(env, v.Keys, &batch)
+				}
+			}
+			batch.verify()
+			return nil
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("verifying evidence: %w", err)
+		}
+	}
 
 	for _, r := range records {
 		for _, reason := range r.failures {
@@ -277,12 +345,26 @@ type recordResult struct {
 	// predicate is the statement's predicate, if it decoded.
 	predicate *Predicate
 	// st is the whole statement, if it decoded.
-	st       *statement
+	st *statement
+	// deferred reports whether the signature check was left to the
+	// checkpoint that covers the record (Verifier.TrustCheckpoints).
+	deferred bool
 	failures []string
 }
 
 func (r *recordResult) fail(format string, args ...any) {
 	r.failures = append(r.failures, fmt.Sprintf(format, args...))
+}
+
+// readFrom reads the record from store; a record listed but gone is a
+// failure of the record and nil data, other errors stop the check.
+func (r *recordResult) readFrom(ctx context.Context, store Store) ([]byte, error) {
+	data, err := store.Read(ctx, r.key)
+	if errors.Is(err, ErrNotFound) {
+		r.fail("listed but cannot be read: %v", err)
+		return nil, nil
+	}
+	return data, err
 }
 
 // parse hashes a record's stored bytes and decodes its envelope and

@@ -324,20 +324,25 @@ func TestVerifyDetectsTampering(t *testing.T) {
 		},
 	}
 	for _, tt := range tests {
-		t.Run(tt.what, func(t *testing.T) {
-			t.Parallel()
-			l := newTestLog(t)
-			tt.tamper(t, l)
-			v := &Verifier{Keys: publicKeys(t, l.signer)}
-			if tt.external != nil {
-				v.Checkpoints = tt.external(l)
-			}
-			report, err := v.Verify(context.Background(), l.store)
-			if err != nil {
-				t.Fatalf("Verify() error = %v, want nil", err)
-			}
-			checkFailures(t, report.Failures, tt.want)
-		})
+		// Trusting checkpoints must find every tampering too: a changed
+		// record no longer matches the checkpoint, whose records then get
+		// their signatures checked.
+		for _, trust := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/trust checkpoints %v", tt.what, trust), func(t *testing.T) {
+				t.Parallel()
+				l := newTestLog(t)
+				tt.tamper(t, l)
+				v := &Verifier{Keys: publicKeys(t, l.signer), TrustCheckpoints: trust}
+				if tt.external != nil {
+					v.Checkpoints = tt.external(l)
+				}
+				report, err := v.Verify(context.Background(), l.store)
+				if err != nil {
+					t.Fatalf("Verify() error = %v, want nil", err)
+				}
+				checkFailures(t, report.Failures, tt.want)
+			})
+		}
 	}
 }
 

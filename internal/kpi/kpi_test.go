@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -272,6 +273,22 @@ func TestOutputs(t *testing.T) {
 	for _, want := range []string{"## Promote KPIs (last 30d)", "| api | production | 3 | 0.333 | 0.033 | 0.500 | 3h5m0s | 59m0s |", "pie title Promotions by result", `"failed" : 2`, "xychart-beta", "| api | 2 | 1 | shop ✗ | 1 |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("Markdown() lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+// TestDocsDefineEveryMetric checks that docs/kpi.md's table has a row for
+// every metric, with its type and labels.
+func TestDocsDefineEveryMetric(t *testing.T) {
+	t.Parallel()
+	doc, err := os.ReadFile("../../docs/kpi.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range append(Descs, KPILastRefresh, KPIRefreshErrors, KPIRefreshDuration) {
+		row := fmt.Sprintf("| `%s` | %s | %s |", d.Name, d.Type, strings.Join(d.Labels, ", "))
+		if !strings.Contains(string(doc), row) {
+			t.Errorf("docs/kpi.md has no row %q", row)
 		}
 	}
 }

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -161,4 +163,29 @@ func number(v float64) string {
 		return strconv.FormatFloat(v, 'f', 0, 64)
 	}
 	return strconv.FormatFloat(v, 'f', 3, 64)
+}
+
+// WriteFile writes what g gathers to path in the text format, atomically
+// (a temporary file renamed over it), as the node exporter's textfile
+// collector requires: it must never read half a file.
+func WriteFile(path string, g prometheus.Gatherer) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write the metrics file: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	err = WritePrometheusText(tmp, g)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Chmod(tmp.Name(), 0o644)
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("write the metrics file: %w", err)
+	}
+	return nil
 }

@@ -26,8 +26,13 @@ type Sources struct {
 	Spool *evidence.Spool
 	// GitHub lists the Deployments Promote did not make; nil unless asked.
 	GitHub *github.Client
-	// Since is how far back GitHub's Deployments are listed.
-	Since time.Time
+	// Window is how far back from each refresh GitHub's Deployments are
+	// listed; 0 lists them all.
+	Window time.Duration
+	// CheckEverySignature verifies each record's signature, as promote
+	// evidence verify does, instead of the records that a good checkpoint
+	// covers through it (evidence.Verifier.TrustCheckpoints).
+	CheckEverySignature bool
 }
 
 // Auditor is the S3 audit of promote evidence verify (store.S3).
@@ -55,7 +60,8 @@ type Gathered struct {
 // recorded in Errors and leaves its part of the input empty.
 func Gather(ctx context.Context, src Sources) Gathered {
 	g := Gathered{Input: Input{Store: src.StoreName}, Errors: map[string]error{}}
-	report, entries, err := (&evidence.Verifier{Keys: src.Keys}).ReadReport(ctx, src.Store)
+	v := &evidence.Verifier{Keys: src.Keys, TrustCheckpoints: !src.CheckEverySignature}
+	report, entries, err := v.ReadReport(ctx, src.Store)
 	if err != nil {
 		g.Errors[SourceEvidence] = err
 		g.ReadErr = err
@@ -83,7 +89,11 @@ func Gather(ctx context.Context, src Sources) Gathered {
 		}
 	}
 	if src.GitHub != nil && g.Report != nil && g.Report.OK() {
-		g.Deployments, err = GitHubDeployments(ctx, src.GitHub, src.Since, promoted(g.Entries))
+		var since time.Time
+		if src.Window > 0 {
+			since = time.Now().Add(-src.Window)
+		}
+		g.Deployments, err = GitHubDeployments(ctx, src.GitHub, since, promoted(g.Entries))
 		if err != nil {
 			g.Errors[SourceGitHub] = err
 		}

@@ -34,8 +34,18 @@ type Manifest struct {
 	Evidence *Evidence
 	// Mesh configures promote mesh check.
 	Mesh Mesh
+	// Metrics configures what promote run exports when it ends.
+	Metrics Metrics
 
 	index map[string]int
+}
+
+// Metrics configures the metrics promote run exports when it ends.
+type Metrics struct {
+	// Push is the URL of a Prometheus Pushgateway to push to, or empty.
+	Push string
+	// Job is the Pushgateway job, default "promote".
+	Job string
 }
 
 // Defaults are the promotion settings that apply to every node.

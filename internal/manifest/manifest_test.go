@@ -276,3 +276,28 @@ mesh:
 		t.Errorf("Parse() with an absolute mesh path: error = %v, want one about mesh.paths", err)
 	}
 }
+
+func TestMetricsSection(t *testing.T) {
+	t.Parallel()
+	src := `version: 1
+environments: [{name: dev}]
+services:
+  a: {paths: ["a/**"], deploy: {command: ./deploy.sh}}
+metrics:
+  push: http://pushgateway:9091
+  job: promote-ci
+`
+	m, err := Parse("promotion.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := (Metrics{Push: "http://pushgateway:9091", Job: "promote-ci"}); m.Metrics != want {
+		t.Errorf("Parse() metrics = %+v, want %+v", m.Metrics, want)
+	}
+	for _, bad := range []string{"pushgateway:9091", "ftp://pg", "http://"} {
+		_, err = Parse("promotion.yaml", []byte(strings.Replace(src, "http://pushgateway:9091", bad, 1)))
+		if err == nil || !strings.Contains(err.Error(), "promotion.yaml:6:9: metrics.push") {
+			t.Errorf("Parse() with metrics.push %q: error = %v, want one at promotion.yaml:6:9", bad, err)
+		}
+	}
+}

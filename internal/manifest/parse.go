@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"regexp"
 	"strings"
 	"time"
@@ -104,6 +105,7 @@ func (d *decoder) manifest(root *yaml.Node, m *Manifest) {
 		"services":     func(n *yaml.Node) { d.services(n, m) },
 		"evidence":     func(n *yaml.Node) { m.Evidence = d.evidence(n) },
 		"mesh":         func(n *yaml.Node) { d.mesh(n, &m.Mesh) },
+		"metrics":      func(n *yaml.Node) { d.metrics(n, &m.Metrics) },
 	})
 	if given == nil {
 		return
@@ -389,6 +391,18 @@ func (d *decoder) evidence(n *yaml.Node) *Evidence {
 		ev.Signer.Local = &LocalSigner{Path: DefaultSigningKey, Algorithm: "ecdsa-p256"}
 	}
 	return ev
+}
+
+func (d *decoder) metrics(n *yaml.Node, m *Metrics) {
+	d.fields(n, "metrics", map[string]func(*yaml.Node){
+		"push": func(n *yaml.Node) {
+			d.str(n, "metrics.push", &m.Push)
+			if u, err := url.Parse(m.Push); m.Push != "" && (err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "") {
+				d.errorf(resolveAliases(n), "metrics.push: %q is not a Pushgateway URL; write http(s)://HOST:PORT, e.g. http://pushgateway:9091", m.Push)
+			}
+		},
+		"job": func(n *yaml.Node) { d.str(n, "metrics.job", &m.Job) },
+	})
 }
 
 func validStore(store string) error {
