@@ -210,6 +210,37 @@ func startPushgateway(t *testing.T) string {
 	return addr
 }
 
+// pushing is a Pushgateway and the Prometheus that scrapes it.
+type pushing struct {
+	gateway    string
+	prometheus *prometheusServer
+}
+
+// scraped waits until Prometheus has scraped a push of repository's group
+// made at or after since. Real pushes are hours apart and scrapes a
+// minute: a push that replaced the previous one before any scrape would
+// make a series appear already counting, where increase() sees nothing.
+func (p *pushing) scraped(t *testing.T, repository string, since time.Time) {
+	t.Helper()
+	query := fmt.Sprintf(`push_time_seconds{repository=%q}`, repository)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		var r queryResult
+		if err := p.prometheus.get("/api/v1/query", url.Values{"query": {query}}, &r); err != nil {
+			t.Fatal(err)
+		}
+		for _, v := range r.values() {
+			if v >= float64(since.UnixMilli())/1000-1 {
+				return
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("prometheus did not scrape the push of %s within 30 s (%s = %v)", repository, query, r.values())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // startServe starts `promote kpi serve` in r, refreshing every second, and
 // returns its address.
 func startServe(t *testing.T, r *repo) string {
@@ -476,12 +507,13 @@ func TestDashboardsOnPromoteOutput(t *testing.T) {
 	// With a Pushgateway, the setup users run goes alongside: each
 	// snapshot is also pushed (promote kpi --push), and a second Prometheus
 	// scrapes the Pushgateway every second while the scenarios run.
-	var push string
+	var push *pushing
 	var live *prometheusServer
 	liveStart := time.Now()
 	if os.Getenv("PUSHGATEWAY") != "" {
-		push = startPushgateway(t)
-		live = startPrometheus(t, t.TempDir(), push)
+		gateway := startPushgateway(t)
+		live = startPrometheus(t, t.TempDir(), gateway)
+		push = &pushing{gateway: gateway, prometheus: live}
 	} else {
 		t.Log("PUSHGATEWAY is not set: the panels are evaluated on backfilled snapshots only, not on a Prometheus scraping a Pushgateway")
 	}

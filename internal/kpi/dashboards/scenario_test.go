@@ -44,7 +44,7 @@ type repo struct {
 	promote string
 	env     []string
 	labels  map[string]string // what a Pushgateway's grouping key adds
-	push    string            // the Pushgateway each snapshot is pushed to, if any
+	push    *pushing          // where each snapshot is also pushed, if anywhere
 	snaps   []snapshot
 }
 
@@ -140,11 +140,15 @@ func (r *repo) kpi(ok ...int) {
 	}
 	file := filepath.Join(r.t.TempDir(), "kpi.om")
 	args := []string{"kpi", "--since", "30d", "--output", "openmetrics", "--file", file}
-	if r.push != "" {
-		args = append(args, "--push", "http://"+r.push)
+	if r.push != nil {
+		args = append(args, "--push", "http://"+r.push.gateway)
 	}
+	pushed := time.Now()
 	// The Pushgateway groups by job and repository, as in a workflow.
 	r.runEnv(append(r.env[:len(r.env):len(r.env)], "GITHUB_REPOSITORY="+r.labels["repository"]), ok, args...)
+	if r.push != nil {
+		r.push.scraped(r.t, r.labels["repository"], pushed)
+	}
 	data, err := os.ReadFile(file)
 	if err != nil {
 		r.t.Fatal(err)
@@ -156,7 +160,7 @@ func (r *repo) kpi(ok ...int) {
 // everything promoted; service-b's deploy fails; service-b fixed, but its
 // namespace's mTLS made PERMISSIVE. A mesh check and a kpi snapshot go with
 // each run.
-func demoScenario(t *testing.T, promote, push string) *repo {
+func demoScenario(t *testing.T, promote string, push *pushing) *repo {
 	r := newRepo(t, promote, map[string]string{"job": "promote", "repository": "example/demo"})
 	r.push = push
 	if err := os.CopyFS(r.dir, os.DirFS("../../../examples")); err != nil {
@@ -232,7 +236,7 @@ func tamperedCopy(t *testing.T, r *repo, labels map[string]string) *repo {
 // (internal/githubtest), sealing evidence in an Object Lock bucket on
 // versitygw: deploy workflows dispatched, production behind required
 // reviewers, web's first production deploy failing.
-func gitHubScenario(t *testing.T, promote, versitygw, push string) *repo {
+func gitHubScenario(t *testing.T, promote, versitygw string, push *pushing) *repo {
 	gw, err := storetest.Start(versitygw)
 	if err != nil {
 		t.Fatal(err)
