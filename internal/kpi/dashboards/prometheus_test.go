@@ -448,19 +448,26 @@ func unixString(t time.Time) string {
 	return strconv.FormatFloat(float64(t.UnixMilli())/1000, 'f', 3, 64)
 }
 
-// checkPanels evaluates every committed panel query, and every variable's
-// query, on what the server holds, and fails on a panel that names a metric
-// the server does not have.
-func checkPanels(t *testing.T, p *prometheusServer, w window) {
+// metricNames returns the names of the series p holds.
+func metricNames(t *testing.T, p *prometheusServer) map[string]bool {
 	t.Helper()
 	var names []string
 	if err := p.get("/api/v1/label/__name__/values", url.Values{}, &names); err != nil {
 		t.Fatal(err)
 	}
-	exported := map[string]bool{}
+	set := map[string]bool{}
 	for _, n := range names {
-		exported[n] = true
+		set[n] = true
 	}
+	return set
+}
+
+// checkPanels evaluates every committed panel query, and every variable's
+// query, on what the server holds, and fails on a panel that names a metric
+// the server does not have.
+func checkPanels(t *testing.T, p *prometheusServer, w window) {
+	t.Helper()
+	exported := metricNames(t, p)
 	for _, q := range committedTargets(t) {
 		for _, m := range metricRefs(q.expr) {
 			if !exported[m] {
@@ -535,27 +542,40 @@ func TestDashboardsOnPromoteOutput(t *testing.T) {
 		snaps = append(snaps, r.snaps...)
 	}
 	if live != nil {
-		time.Sleep(3 * time.Second) // the last push, scraped
 		t.Run("pushgateway", func(t *testing.T) {
 			checkPanels(t, live, window{from: liveStart, to: time.Now(), scrape: time.Second})
 		})
-		// promote kpi serve over the same evidence, scraped: the chains do
-		// not grow while it serves, so a histogram's quantile over a rate
-		// window is NaN there, and only the series and their shape count.
-		t.Run("serve", func(t *testing.T) {
-			p := startPrometheus(t, t.TempDir(), startServe(t, demo), startServe(t, gh))
-			p.waitScraping(t)
-			from := time.Now()
-			time.Sleep(3 * time.Second)
-			checkPanels(t, p, window{from: from, to: time.Now(), scrape: time.Second, constant: true})
-		})
-		phase("Pushgateway and kpi serve, scraped")
 	}
+	// promote kpi serve over the same evidence, scraped: the chains do not
+	// grow while it serves, so a histogram's quantile over a rate window is
+	// NaN there, and only the series and their shape count.
+	exported := map[string]bool{}
+	t.Run("serve", func(t *testing.T) {
+		p := startPrometheus(t, t.TempDir(), startServe(t, demo), startServe(t, gh))
+		p.waitScraping(t)
+		from := time.Now()
+		time.Sleep(3 * time.Second)
+		checkPanels(t, p, window{from: from, to: time.Now(), scrape: time.Second, constant: true})
+		maps.Copy(exported, metricNames(t, p))
+	})
+	phase("Pushgateway and kpi serve, scraped")
 	w := stampTimes(snaps, time.Now())
 	data := backfill(t, snaps)
 	phase("backfill")
 	p := startPrometheus(t, data)
 	checkPanels(t, p, w)
+	maps.Copy(exported, metricNames(t, p))
+	// The rules name only metrics that promote kpi or promote kpi serve
+	// export.
+	for _, g := range readRules(t).Groups {
+		for _, r := range g.Rules {
+			for _, m := range metricRefs(r.Expr) {
+				if !exported[m] {
+					t.Errorf("rule %s%s names %s, which Promote does not export", r.Alert, r.Record, m)
+				}
+			}
+		}
+	}
 	checkRules(t, p)
 	// What the scenarios did wrong, and nothing else, fires: the demo's
 	// service-b namespace lost STRICT mTLS, example/tampered's chain is
