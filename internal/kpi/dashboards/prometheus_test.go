@@ -522,7 +522,7 @@ func TestDashboardsOnPromoteOutput(t *testing.T) {
 		live = startPrometheus(t, t.TempDir(), gateway)
 		push = &pushing{gateway: gateway, prometheus: live}
 	} else {
-		t.Log("PUSHGATEWAY is not set: the panels are evaluated on backfilled snapshots only, not on a Prometheus scraping a Pushgateway")
+		t.Log("PUSHGATEWAY is not set: the panels are not evaluated on a Prometheus scraping a Pushgateway")
 	}
 	promote, err := buildPromote()
 	if err != nil {
@@ -564,6 +564,21 @@ func TestDashboardsOnPromoteOutput(t *testing.T) {
 	phase("backfill")
 	p := startPrometheus(t, data)
 	checkPanels(t, p, w)
+	positive := func(v float64) bool { return v > 0 }
+	checkValues(t, p, w, map[string]func(float64) bool{
+		// service-b@dev and web@production failed once, then recovered.
+		"Promote: Promotion KPIs: Change failure rate":                      func(v float64) bool { return v > 0 && v < 1 },
+		"Promote: Promotion KPIs: Failed deployment recovery time (median)": positive,
+		"Promote: Promotion KPIs: Change lead time (median)":                positive,
+		"Promote: Promotion KPIs: Succeeded":                                func(v float64) bool { return v > 0.5 && v < 1 },
+		// example/tampered's chain does not verify.
+		"Promote: Evidence chain integrity: Chain verified": func(v float64) bool { return v == 0 },
+		// The demo made service-b's namespace PERMISSIVE.
+		"Promote: Service mesh status: Namespaces without STRICT mTLS": func(v float64) bool { return v == 1 },
+		// acme/app's bucket: objects under a one-day retention.
+		"Promote: WORM storage: Objects":          positive,
+		"Promote: WORM storage: Retention margin": func(v float64) bool { return v > 0 && v <= 86400 },
+	})
 	maps.Copy(exported, metricNames(t, p))
 	// The rules name only metrics that promote kpi or promote kpi serve
 	// export.
@@ -678,5 +693,34 @@ func checkRules(t *testing.T, p *prometheusServer) {
 			t.Fatalf("prometheus evaluated %d of %d rule groups (%d loaded) in 20 s", evaluated, want, len(d.Groups))
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// checkValues evaluates the stat panels named in want (by dashboard and
+// title) at the end of w and checks their one value: the numbers the
+// scenarios must show, not only their shape.
+func checkValues(t *testing.T, p *prometheusServer, w window, want map[string]func(float64) bool) {
+	t.Helper()
+	found := map[string]bool{}
+	for _, q := range committedTargets(t) {
+		name := q.dashboard + ": " + q.panel
+		ok, listed := want[name]
+		if !listed {
+			continue
+		}
+		found[name] = true
+		var r queryResult
+		if err := p.get("/api/v1/query", url.Values{"query": {w.substitute(q.expr)}, "time": {unixString(w.to)}}, &r); err != nil {
+			t.Errorf("%v: %v", q, err)
+			continue
+		}
+		if vs := r.values(); len(vs) != 1 || !ok(vs[0]) {
+			t.Errorf("%v = %v on the scenarios' series, want one value that passes its check", q, vs)
+		}
+	}
+	for name := range want {
+		if !found[name] {
+			t.Errorf("no panel %q", name)
+		}
 	}
 }
