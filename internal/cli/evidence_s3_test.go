@@ -18,29 +18,8 @@ import (
 // and catches a delete marker that another client adds.
 func TestEvidenceS3(t *testing.T) {
 	t.Parallel()
-	bin := os.Getenv("VERSITYGW")
-	if bin == "" {
-		t.Skip("set VERSITYGW to a versitygw binary; make test does")
-	}
-	gw, err := storetest.Start(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := gw.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
+	gw, dir, manifest, getenv := s3EvidenceRepo(t)
 	ctx := context.Background()
-	if err := gw.CreateBucket(ctx, "evidence", true); err != nil {
-		t.Fatal(err)
-	}
-	yaml := strings.Replace(evidenceManifest, "  store: file://.promote/evidence\n",
-		"  store: s3://evidence/promote\n  region: us-east-1\n  endpoint: "+gw.Endpoint+"\n  retention_days: 1\n", 1)
-	dir := gittest.Init(t, map[string]string{"promotion.yaml": yaml})
-	manifest := filepath.Join(dir, "promotion.yaml")
-	env := map[string]string{"AWS_ACCESS_KEY_ID": storetest.AccessKey, "AWS_SECRET_ACCESS_KEY": storetest.SecretKey}
-	getenv := func(k string) string { return env[k] }
 
 	r := promote(t, getenv, "run", "--manifest", manifest, "--status-file", filepath.Join(dir, "status.json"), "--heartbeat", "0")
 	if r.code != ExitOK || !strings.Contains(r.stdout, "Sealed 4 evidence records in s3://evidence/promote") {
@@ -65,4 +44,33 @@ func TestEvidenceS3(t *testing.T) {
 	if r.code != ExitFindings || !strings.Contains(r.stdout, "00000000000000000002") {
 		t.Errorf("verify after a delete marker: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
+}
+
+// s3EvidenceRepo starts versitygw with an Object-Lock bucket and returns
+// it with a repository whose manifest keeps evidence there (retention one
+// day) and the environment with its credentials. It skips the test without
+// VERSITYGW.
+func s3EvidenceRepo(t *testing.T) (gw *storetest.Gateway, dir, manifest string, getenv func(string) string) {
+	t.Helper()
+	bin := os.Getenv("VERSITYGW")
+	if bin == "" {
+		t.Skip("set VERSITYGW to a versitygw binary; make test does")
+	}
+	gw, err := storetest.Start(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := gw.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := gw.CreateBucket(context.Background(), "evidence", true); err != nil {
+		t.Fatal(err)
+	}
+	yaml := strings.Replace(evidenceManifest, "  store: file://.promote/evidence\n",
+		"  store: s3://evidence/promote\n  region: us-east-1\n  endpoint: "+gw.Endpoint+"\n  retention_days: 1\n", 1)
+	dir = gittest.Init(t, map[string]string{"promotion.yaml": yaml})
+	env := map[string]string{"AWS_ACCESS_KEY_ID": storetest.AccessKey, "AWS_SECRET_ACCESS_KEY": storetest.SecretKey}
+	return gw, dir, filepath.Join(dir, "promotion.yaml"), func(k string) string { return env[k] }
 }

@@ -14,6 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
 	"github.com/promote-dev/promote/internal/actions/actionstest"
 	"github.com/promote-dev/promote/internal/git/gittest"
 	"github.com/promote-dev/promote/internal/kpi/kpitest"
@@ -251,5 +254,41 @@ func TestRunExportsMetrics(t *testing.T) {
 	// The second run's push holds both runs: the counters grow.
 	if want := `promote_promotions_total{environment="prod",instance="",job="promote",repository="acme/app",result="succeeded",service="web"} 2`; !strings.Contains(string(body), want) {
 		t.Errorf("the Pushgateway lacks %s:\n%s", want, body)
+	}
+}
+
+// TestKPIS3 computes the KPIs of evidence in an Object-Lock bucket on
+// versitygw: the bucket's figures come from the S3 audit, and a delete
+// marker another client adds shows in them.
+func TestKPIS3(t *testing.T) {
+	t.Parallel()
+	gw, dir, manifest, getenv := s3EvidenceRepo(t)
+	ctx := context.Background()
+	if r := promote(t, getenv, "run", "--manifest", manifest, "--status-file", filepath.Join(dir, "status.json"), "--heartbeat", "0"); r.code != ExitOK {
+		t.Fatalf("run: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+
+	r := promote(t, getenv, "kpi", "--manifest", manifest, "--output", "prometheus")
+	if r.code != ExitOK {
+		t.Fatalf("kpi: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	// Four records, a checkpoint and its frontier, each locked in
+	// COMPLIANCE mode for a day.
+	for _, want := range []string{
+		"promote_worm_objects 6\n", "promote_worm_noncompliant_versions 0\n", "promote_worm_delete_markers 0\n",
+		"promote_worm_min_retain_until_timestamp_seconds ", "promote_evidence_last_checkpoint_timestamp_seconds ",
+		`promote_evidence_info{store="s3://evidence/promote"} 1`,
+	} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("kpi on S3 lacks %q:\n%s", want, r.stdout)
+		}
+	}
+
+	if _, err := gw.Client().DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("evidence"), Key: aws.String("promote/records/00000000000000000002.dsse.json")}); err != nil {
+		t.Fatal(err)
+	}
+	r = promote(t, getenv, "kpi", "--manifest", manifest, "--output", "prometheus")
+	if r.code != ExitFindings || !strings.Contains(r.stdout, "promote_worm_delete_markers 1\n") || !strings.Contains(r.stdout, "promote_evidence_chain_ok 0\n") {
+		t.Errorf("kpi after a delete marker: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }

@@ -107,6 +107,7 @@ func TestDecodeV2FieldsStrictly(t *testing.T) {
 		{"requests not whole", statement(KindPromotion, 2, "succeeded", `,"api_requests":1.5`), "whole number"},
 		{"run field missing", statement(KindPromotion, 2, "succeeded", `,"run":{"id":"r"}`), `run: no "started_at"`},
 		{"run unknown field", statement(KindPromotion, 2, "succeeded", `,"run":{"x":1}`), `unknown run field "x"`},
+		{"run time with an escape", statement(KindPromotion, 2, "succeeded", strings.Replace(","+run, "2026-05-04T09:30:00Z", `\u0032026-05-04T09:30:00Z`, 1)), "without escapes"},
 		{"run time not RFC 3339", statement(KindPromotion, 2, "succeeded", strings.Replace(","+run, "2026-05-04T09:30:00Z", "yesterday", 1)), "want RFC 3339"},
 		{"mesh finding without count", statement(KindMeshCheck, 2, "passed", `,"mesh":{"findings":[{"rule":"r","severity":"e"}],"ignored":0,"mtls":[],"policies":[]}`), `no "count"`},
 		{"mesh duplicate key", statement(KindMeshCheck, 2, "passed", `,"mesh":{"ignored":0,"ignored":1}`), "duplicate key"},

@@ -1,6 +1,7 @@
 package evidence
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -166,11 +167,18 @@ func (s *RunSummary) validate() error {
 	return nil
 }
 
-// time reads an RFC 3339 time, as encoding/json reads a time.Time.
+// time reads an RFC 3339 time, as encoding/json reads a time.Time: from
+// the string's raw bytes, so escapes are refused as encoding/json refuses
+// them.
 func (r *jsonReader) time() (time.Time, error) {
+	r.ws()
+	start := r.i
 	b, err := r.rawStr()
 	if err != nil {
 		return time.Time{}, err
+	}
+	if bytes.IndexByte(r.b[start:r.i], '\\') >= 0 {
+		return time.Time{}, fmt.Errorf("time %q: want RFC 3339 without escapes, e.g. 2026-05-04T09:30:00Z", b)
 	}
 	var t time.Time
 	if err := t.UnmarshalText(b); err != nil {

@@ -160,6 +160,7 @@ func records(b *builder, in Input, o Options) {
 	runs := map[string]*evidence.RunSummary{}
 	var last time.Time
 	lastMesh := map[string]*evidence.Entry{}
+	named := map[[2]string]bool{}
 	for i := range in.Entries {
 		e := &in.Entries[i]
 		b.add(EvidenceRecords, 1, string(e.Kind))
@@ -176,7 +177,10 @@ func records(b *builder, in Input, o Options) {
 			continue
 		}
 		svc, env := e.Service, e.Environment
-		zero(b, svc, env)
+		if k := [2]string{svc, env}; !named[k] {
+			named[k] = true
+			zero(b, svc, env)
+		}
 		b.add(PromotionsTotal, 1, svc, env, e.Outcome)
 		b.add(NodeRetries, float64(max(e.Attempts-1, 0)), svc, env)
 		if e.Attempts == 0 {
@@ -248,6 +252,7 @@ func zero(b *builder, svc, env string) {
 	}
 	for _, r := range []string{"succeeded", "failed"} {
 		b.add(DORADeployments, 0, svc, env, r)
+		b.add(RollbacksTotal, 0, svc, env, r)
 	}
 	b.add(NodeRetries, 0, svc, env)
 	for _, d := range []*Desc{NodeDuration, NodeQueueWait, NodeApprovalWait, NodeGitHubRequests, DORALeadTime, DORARecovery} {
@@ -281,7 +286,13 @@ func mesh(b *builder, e *evidence.Entry) {
 // id, and those given from GitHub, ordered by when they finished.
 func deployments(in Input) []Deployment {
 	var out []Deployment
-	index := map[string]int{}
+	// A deployment is known by its GitHub id, or by its record's seq
+	// when it has none.
+	type key struct {
+		seq bool
+		n   int64
+	}
+	index := map[key]int{}
 	for i := range in.Entries {
 		e := &in.Entries[i]
 		if e.Kind != evidence.KindPromotion || e.Attempts == 0 || (e.Outcome != "succeeded" && e.Outcome != "failed") {
@@ -291,27 +302,58 @@ func deployments(in Input) []Deployment {
 			Succeeded: e.Outcome == "succeeded", FinishedAt: parseTime(e.FinishedAt), CommitTime: parseTime(e.CommitTime)}
 		// A rerun that finds the same deployment records it again: count
 		// it once, as its latest record says it ended.
-		key := fmt.Sprintf("seq %d", e.Seq)
+		k := key{seq: true, n: int64(e.Seq)}
 		if e.DeploymentID != 0 {
-			key = fmt.Sprintf("deployment %d", e.DeploymentID)
+			k = key{n: e.DeploymentID}
 		}
-		if i, ok := index[key]; ok {
+		if i, ok := index[k]; ok {
 			out[i] = d
 			continue
 		}
-		index[key] = len(out)
+		index[k] = len(out)
 		out = append(out, d)
 	}
 	for _, d := range in.Deployments {
-		key := fmt.Sprintf("deployment %d", d.ID)
-		if _, ok := index[key]; ok {
+		if _, ok := index[key{n: d.ID}]; ok {
 			continue
 		}
-		index[key] = len(out)
+		index[key{n: d.ID}] = len(out)
 		out = append(out, d)
 	}
 	slices.SortStableFunc(out, func(a, b Deployment) int { return a.FinishedAt.Compare(b.FinishedAt) })
 	return out
+}
+
+// markRollbacks finds the rollbacks among deps, in the order they
+// finished: deployments of a commit that the service and environment
+// already ran successfully, other than the one running there, that is an
+// earlier version deployed again (as Sleuth and Datadog count them, and as
+// promote rollback records them). left marks the deployment each rollback
+// left: a change failure, recovered when the rollback succeeds.
+func markRollbacks(deps []Deployment) (rollback, left []bool) {
+	rollback, left = make([]bool, len(deps)), make([]bool, len(deps))
+	type state struct {
+		current int // the deployment running now, or -1
+		shipped map[string]bool
+	}
+	states := map[[2]string]*state{}
+	for i, d := range deps {
+		k := [2]string{d.Service, d.Environment}
+		st := states[k]
+		if st == nil {
+			st = &state{current: -1, shipped: map[string]bool{}}
+			states[k] = st
+		}
+		if st.current >= 0 && d.Commit != deps[st.current].Commit && st.shipped[d.Commit] {
+			rollback[i] = true
+			left[st.current] = true
+		}
+		if d.Succeeded {
+			st.current = i
+			st.shipped[d.Commit] = true
+		}
+	}
+	return rollback, left
 }
 
 // dora sets the four keys from deployments in the order they finished.
@@ -322,13 +364,20 @@ func dora(b *builder, deps []Deployment, o Options) {
 	window := map[[2]string]*counts{}
 	shipped := map[[3]string]bool{}
 	failedSince := map[[2]string]time.Time{}
-	for _, d := range deps {
+	rollback, left := markRollbacks(deps)
+	for i, d := range deps {
 		k := [2]string{d.Service, d.Environment}
+		// A deployment that a rollback left was a change failure,
+		// whatever its own record says.
+		d.Succeeded = d.Succeeded && !left[i]
 		result := "failed"
 		if d.Succeeded {
 			result = "succeeded"
 		}
 		b.add(DORADeployments, 1, d.Service, d.Environment, result)
+		if rollback[i] {
+			b.add(RollbacksTotal, 1, d.Service, d.Environment, result)
+		}
 		if window[k] == nil {
 			window[k] = &counts{}
 		}

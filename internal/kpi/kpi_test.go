@@ -292,3 +292,54 @@ func TestDocsDefineEveryMetric(t *testing.T) {
 		}
 	}
 }
+
+// TestRollbacks deploys commit 1, then commit 2, then commit 1 again: the
+// redeploy of an earlier version is a rollback, and the deployment of
+// commit 2 that it left is a change failure, recovered when it succeeded.
+func TestRollbacks(t *testing.T) {
+	t.Parallel()
+	at := func(d time.Duration) string { return t0.Add(d).Format(time.RFC3339) }
+	entry := func(seq uint64, id int64, commit, outcome string, finished time.Duration) evidence.Entry {
+		return evidence.Entry{Commit: commit, Version: 2, Predicate: evidence.Predicate{
+			Kind: evidence.KindPromotion, Service: "api", Environment: "production", Node: "api@production",
+			DeploymentID: id, StartedAt: at(finished - time.Minute), FinishedAt: at(finished), Outcome: outcome,
+			Attempts: 1, Seq: seq, CommitTime: at(0),
+		}}
+	}
+	in := Input{
+		Report: &evidence.Report{Records: 4, Head: 4},
+		Entries: []evidence.Entry{
+			entry(1, 1, commit1, "succeeded", time.Hour),
+			entry(2, 2, commit2, "succeeded", 2*time.Hour),
+			entry(3, 3, commit1, "failed", 3*time.Hour), // a rollback that failed
+			entry(4, 4, commit1, "succeeded", 4*time.Hour),
+		},
+	}
+	s := Compute(in, Options{Now: t0.Add(24 * time.Hour), Since: 24 * time.Hour})
+	for _, tt := range []struct {
+		desc   *Desc
+		labels []string
+		want   float64
+	}{
+		{RollbacksTotal, []string{"api", "production", "failed"}, 1},
+		{RollbacksTotal, []string{"api", "production", "succeeded"}, 1},
+		// Commit 2's deployment and the failed rollback: 2 of 4.
+		{DORADeployments, []string{"api", "production", "failed"}, 2},
+		{DORAFailureRatio, []string{"api", "production"}, 0.5},
+	} {
+		if got, ok := s.Value(tt.desc, tt.labels...); !ok || got != tt.want {
+			t.Errorf("%s%q = %v (present %v), want %v", tt.desc.Name, tt.labels, got, ok, tt.want)
+		}
+	}
+	// Recovery from commit 2's deployment (2h) to the rollback's success
+	// (4h); lead time once per commit: commit 1 at 1h only.
+	for _, f := range []struct {
+		desc *Desc
+		sum  float64
+	}{{DORARecovery, (2 * time.Hour).Seconds()}, {DORALeadTime, time.Hour.Seconds()}} {
+		smp := s.Family(f.desc).Samples[0]
+		if smp.Count != 1 || smp.Sum != f.sum {
+			t.Errorf("%s = count %d, sum %v; want 1, %v", f.desc.Name, smp.Count, smp.Sum, f.sum)
+		}
+	}
+}

@@ -60,7 +60,7 @@ var (
 	DORALeadTime       = &Desc{"promote_dora_change_lead_time_seconds", "Commit time to its first successful deployment, one per commit.", Histogram, svcEnv, leadBuckets}
 	DORAFailureRatio   = &Desc{"promote_dora_change_failure_ratio", "Failed deployments / deployments over the window, per deployment.", Gauge, svcEnv, nil}
 	DORARecovery       = &Desc{"promote_dora_failed_deployment_recovery_time_seconds", "Time from a failed deployment to the next successful one of the same service and environment.", Histogram, svcEnv, recoverBuckets}
-	RollbacksTotal     = &Desc{"promote_rollbacks_total", "Rollback deployments by result.", Counter, svcEnvResult, nil}
+	RollbacksTotal     = &Desc{"promote_rollbacks_total", "Rollbacks (deployments of an earlier version that already ran there) by result.", Counter, svcEnvResult, nil}
 	EvidenceRecords    = &Desc{"promote_evidence_records_total", "Evidence records in the verified chain, by kind.", Counter, []string{"kind"}, nil}
 	EvidenceHead       = &Desc{"promote_evidence_head_seq", "Highest sequence number in the evidence log.", Gauge, nil, nil}
 	EvidenceChainOK    = &Desc{"promote_evidence_chain_ok", "1 when the evidence chain verified, 0 when it is broken or cannot be read.", Gauge, nil, nil}

@@ -62,8 +62,12 @@ func (s *Snapshot) Value(d *Desc, labels ...string) (float64, bool) {
 
 // builder collects series by label values.
 type builder struct {
-	series map[*Desc]map[string]*series
+	series map[*Desc]map[labelKey]*series
 }
+
+// labelKey is a series' label values as a map key that costs no
+// allocation; no metric has more than four labels.
+type labelKey [4]string
 
 type series struct {
 	labels []string
@@ -71,18 +75,19 @@ type series struct {
 	obs    []float64
 }
 
-func newBuilder() *builder { return &builder{series: map[*Desc]map[string]*series{}} }
+func newBuilder() *builder { return &builder{series: map[*Desc]map[labelKey]*series{}} }
 
 func (b *builder) get(d *Desc, labels []string) *series {
-	if len(labels) != len(d.Labels) {
+	if len(labels) != len(d.Labels) || len(labels) > len(labelKey{}) {
 		panic("kpi: " + d.Name + " takes labels " + strings.Join(d.Labels, ", "))
 	}
 	m := b.series[d]
 	if m == nil {
-		m = map[string]*series{}
+		m = map[labelKey]*series{}
 		b.series[d] = m
 	}
-	k := strings.Join(labels, "\x00")
+	var k labelKey
+	copy(k[:], labels)
 	s := m[k]
 	if s == nil {
 		s = &series{labels: slices.Clone(labels)}
