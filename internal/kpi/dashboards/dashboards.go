@@ -267,6 +267,9 @@ func (p panel) build(id uint32, ds common.DataSourceRef) cog.Builder[dashboard.P
 			Orientation(common.VizOrientationHorizontal).
 			DisplayMode(common.BarGaugeDisplayModeGradient), p, id, ds, 8)
 	default:
-		return fill(table.NewPanelBuilder(), p, id, ds, 8)
+		// A footer without a reducer list is invalid to the SDK's own
+		// validation: no footer, and an empty list.
+		return fill(table.NewPanelBuilder().
+			Footer(common.NewTableFooterOptionsBuilder().Show(false).Reducer([]string{})), p, id, ds, 8)
 	}
 }

@@ -1,5 +1,7 @@
 package dashboards
 
+//lint:file-ignore SA1019 the committed JSON is the v1 dashboard model, which every Grafana version imports (see dashboards.go)
+
 import (
 	"bytes"
 	"encoding/json"
@@ -9,7 +11,16 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/grafana/grafana-foundation-sdk/go/cog"
+	"github.com/grafana/grafana-foundation-sdk/go/cog/plugins"
+	"github.com/grafana/grafana-foundation-sdk/go/dashboard"
 )
+
+func init() {
+	// The panel and query kinds the strict reader knows.
+	plugins.RegisterDefaultPlugins()
+}
 
 // grafanaDir holds the committed dashboards.
 const grafanaDir = "../../../examples/grafana"
@@ -37,6 +48,14 @@ func TestCommittedDashboards(t *testing.T) {
 		if !bytes.Equal(got, want) {
 			t.Errorf("examples/grafana/%s differs from what the generator writes; run go generate ./internal/kpi/dashboards", f.Name)
 		}
+		// The SDK reads the file back strictly (no unknown field, every
+		// panel and query of a known kind) and validates it.
+		var d dashboard.Dashboard
+		if err := sdkError(d.UnmarshalJSONStrict(got)); err != nil {
+			t.Errorf("examples/grafana/%s: %v", f.Name, err)
+		} else if err := sdkError(d.Validate()); err != nil {
+			t.Errorf("examples/grafana/%s: %v", f.Name, err)
+		}
 	}
 	committed, err := filepath.Glob(filepath.Join(grafanaDir, "*.json"))
 	if err != nil {
@@ -50,6 +69,15 @@ func TestCommittedDashboards(t *testing.T) {
 	if len(files) != 4 {
 		t.Errorf("All() = %d dashboards, want 4 (Promotion KPIs, Service mesh status, Evidence chain integrity, WORM storage)", len(files))
 	}
+}
+
+// sdkError is err, or nil for the empty list of errors the SDK returns
+// when there are none.
+func sdkError(err error) error {
+	if errs, ok := err.(cog.BuildErrors); ok && len(errs) == 0 {
+		return nil
+	}
+	return err
 }
 
 // isCounter tells whether a series name is a counter's: a _total, or a
