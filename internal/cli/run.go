@@ -168,6 +168,33 @@ func runRun(ctx context.Context, c *Command, rt *actions.Runtime, args []string)
 	return nil
 }
 
+// commitTime returns the commit's committer date, for lead time: from git
+// when the checkout has the commit, else from GitHub's commits API when the
+// environment names a repository (GITHUB_REPOSITORY and a token), else the
+// zero time, and the records leave commit_time out.
+func (c *Command) commitTime(ctx context.Context, dir, commit string) time.Time {
+	if t, err := git.CommitTime(ctx, dir, commit); err == nil {
+		return t
+	}
+	if c.Getenv("GITHUB_REPOSITORY") == "" {
+		return time.Time{}
+	}
+	cfg, err := github.ConfigFromEnv(c.Getenv)
+	if err != nil {
+		return time.Time{}
+	}
+	client, err := github.New(ctx, cfg)
+	if err != nil {
+		return time.Time{}
+	}
+	t, err := client.CommitTime(ctx, commit)
+	if err != nil {
+		fmt.Fprintf(c.Stderr, "warning: the commit's time is unknown (%v): the evidence records leave commit_time out, and the commit gives no lead time\n", err)
+		return time.Time{}
+	}
+	return t
+}
+
 // exportRunMetrics pushes the KPIs of the evidence chain, this run's
 // records included, to a Pushgateway and writes them to a file, as asked.
 // Every push carries the whole chain's counters, so they only grow from
@@ -379,9 +406,7 @@ func (c *Command) sealRun(ctx context.Context, rt *actions.Runtime, l *ledger, p
 		return nil
 	}
 	o := c.origin(rt)
-	// The committer date, for lead time; a shallow checkout lacks it, and
-	// the records then leave commit_time out.
-	o.CommitTime, _ = git.CommitTime(ctx, filepath.Dir(l.m.File), p.Commit)
+	o.CommitTime = c.commitTime(ctx, filepath.Dir(l.m.File), p.Commit)
 	records, err := run.Records(p, st, o)
 	if err != nil {
 		return err

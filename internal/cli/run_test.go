@@ -267,7 +267,39 @@ evidence: {store: file://evidence}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("sealed predicates (-want +got):\n%s", diff)
 	}
+	// The directory is no git checkout: the commit's time comes from
+	// GitHub's commits API, and the promotion records carry it.
+	if times := commitTimes(t, dir, 3); times[0] == "" || times[1] != times[0] || times[2] != "" {
+		t.Errorf("commit_time of the records = %q; want GitHub's committer date on both promotions, none on the gate", times)
+	}
 	if v := promote(t, getenv, "evidence", "verify", "--manifest", filepath.Join(dir, "promotion.yaml")); v.code != ExitOK {
 		t.Errorf("evidence verify exited %d:\n%s%s", v.code, v.stdout, v.stderr)
 	}
+}
+
+// commitTimes returns the commit_time of the first n records in dir's
+// evidence/.
+func commitTimes(t *testing.T, dir string, n int) []string {
+	t.Helper()
+	var out []string
+	for seq := 1; seq <= n; seq++ {
+		data, err := os.ReadFile(filepath.Join(dir, fmt.Sprintf("evidence/records/%020d.dsse.json", seq)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var env struct{ Payload []byte }
+		var st struct {
+			Predicate struct {
+				CommitTime string `json:"commit_time"`
+			}
+		}
+		if err := json.Unmarshal(data, &env); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal(env.Payload, &st); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, st.Predicate.CommitTime)
+	}
+	return out
 }

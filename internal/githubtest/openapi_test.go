@@ -307,6 +307,10 @@ func responsesMatchOpenAPI(t *testing.T, opts Options) {
 		{what: "deploy with required contexts", method: "POST", path: deps, body: `{"ref":"main","auto_merge":false,"required_contexts":["ci"]}`, status: 409},
 		{what: "deploy with a malformed body", method: "POST", path: deps, body: `{"ref":`, status: 400},
 
+		{what: "get a commit", method: "GET", path: "repos/acme/app/commits/main", status: 200, etag: "commit_etag"},
+		{what: "get a commit again", method: "GET", path: "repos/acme/app/commits/main", hdr: []string{"If-None-Match", "{commit_etag}"}, status: 304},
+		{what: "get a commit that does not exist", method: "GET", path: "repos/acme/app/commits/0000000000000000000000000000000000000000", status: 422},
+
 		{what: "list deployments", method: "GET", path: deps + "?per_page=2", status: 200},
 		{what: "list deployments, page 2", method: "GET", path: deps + "?per_page=2&page=2", status: 200},
 		{what: "list staging deployments", method: "GET", path: deps + "?environment=staging&ref=main", status: 200},

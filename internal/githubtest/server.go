@@ -368,6 +368,8 @@ func (s *Server) register() {
 	s.handle("POST", repo+"/deployments/{deployment_id}/statuses", stats+"create-a-deployment-status", s.createStatus)
 	s.handle("GET", repo+"/deployments/{deployment_id}/statuses/{status_id}", stats+"get-a-deployment-status", s.getStatus)
 
+	s.handle("GET", repo+"/commits/{ref}", docs+"commits/commits#get-a-commit", s.getCommit)
+
 	s.handle("GET", repo+"/environments", envs+"list-environments", s.listEnvironments)
 	s.handle("GET", repo+"/environments/{environment_name}", envs+"get-an-environment", s.getEnvironment)
 	s.handle("PUT", repo+"/environments/{environment_name}", envs+"create-or-update-an-environment", s.putEnvironment)
