@@ -20,7 +20,7 @@ SARIF_SCHEMA_SHA256 := 748e2c3d1a842e7bb258416685c7ea3a0da40005b72267b2052c2856d
 FUZZTIME ?= 20s
 BENCHTIME ?= 20x
 
-.PHONY: all build test unit e2e fuzz fuzz-build lint bench bench-mesh mutants demo tools clean
+.PHONY: all build test unit e2e fuzz fuzz-build lint bench bench-mesh mutants demo tools prometheus clean
 
 all: build
 
@@ -35,7 +35,22 @@ build:
 TOOL_FLAGS := -ldflags='-s -w'
 QUICK_TOOL_FLAGS := $(TOOL_FLAGS) -gcflags='all=-N -l' -gcflags='std='
 
-tools: $(TOOLS)/actionlint $(TOOLS)/staticcheck $(TOOLS)/versitygw $(TOOLS)/cosign $(TOOLS)/act $(TOOLS)/sarif-schema-2.1.0.json
+tools: $(TOOLS)/actionlint $(TOOLS)/staticcheck $(TOOLS)/versitygw $(TOOLS)/cosign $(TOOLS)/act $(TOOLS)/sarif-schema-2.1.0.json prometheus
+
+# Prometheus 2.42 with its promtool, and the Pushgateway: Debian's packages,
+# installed in about a minute when missing (building promtool takes about
+# ten). The dashboards' and alerts' tests (internal/kpi/dashboards) check and
+# unit-test the rules with promtool and evaluate every panel query with a
+# real Prometheus; nothing starts the servers but those tests.
+PROMTOOL := /usr/bin/promtool
+PROMETHEUS := /usr/bin/prometheus
+PUSHGATEWAY := /usr/bin/prometheus-pushgateway
+prometheus:
+	@if [ ! -x $(PROMTOOL) ] || [ ! -x $(PROMETHEUS) ] || [ ! -x $(PUSHGATEWAY) ]; then \
+	  sudo=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	  $$sudo apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo apt-get install -y -qq --no-install-recommends prometheus prometheus-pushgateway; \
+	fi
 
 $(TOOLS)/actionlint:
 	GOBIN=$(TOOLS) $(GO) install $(TOOL_FLAGS) github.com/rhysd/actionlint/cmd/actionlint@$(ACTIONLINT_VERSION)
@@ -81,6 +96,7 @@ test:
 # for the tests instead of compiling every dependency once more.
 unit: tools
 	VERSITYGW=$(TOOLS)/versitygw COSIGN=$(TOOLS)/cosign SARIF_SCHEMA=$(TOOLS)/sarif-schema-2.1.0.json \
+	  PROMTOOL=$(PROMTOOL) PROMETHEUS=$(PROMETHEUS) PUSHGATEWAY=$(PUSHGATEWAY) \
 	  GOFLAGS='$(RACE_GOFLAGS)' $(GO) test -race -shuffle=on -count=1 ./...
 
 # The example workflows run end to end under act (e2e/, docs/workflows.md).

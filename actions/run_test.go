@@ -597,6 +597,48 @@ func TestPlanAction(t *testing.T) {
 		}
 	})
 
+	t.Run("kpi action computes the KPIs", func(t *testing.T) {
+		// A repository with evidence: one promotion by the binary the job
+		// installed, sealing records in a local store.
+		repo := filepath.Join(j.workspace, "kpi")
+		if err := os.MkdirAll(repo, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		manifest := filepath.Join(repo, "promotion.yaml")
+		if err := os.WriteFile(manifest, []byte(`version: 1
+environments: [{name: dev}]
+services:
+  api: {paths: ["api/**"], deploy: {command: "echo deployed"}}
+evidence:
+  store: file://.promote/evidence
+  signer: {local: {path: .promote/keys/evidence.pem, algorithm: ed25519}}
+`), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.CommandContext(ctx, j.env["PROMOTE_BIN"], "run", "--manifest", manifest, "--heartbeat", "0")
+		cmd.Dir = repo
+		cmd.Env = append(os.Environ(), "PROMOTE_COMMIT="+strings.Repeat("ab", 20))
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("promote run: %v\n%s", err, out)
+		}
+		res := j.run(ctx, filepath.Join(j.repo, "actions", "kpi"), map[string]string{"manifest": manifest, "since": "7d"}, nil)
+		if res.stepError != nil {
+			t.Fatalf("%v\n%s", res.stepError, res.logs["kpi"])
+		}
+		data, err := os.ReadFile(filepath.Join(j.runnerTemp, "promote-kpi.om"))
+		if err != nil {
+			t.Fatalf("the OpenMetrics file in RUNNER_TEMP: %v\n%s", err, res.logs["kpi"])
+		}
+		for _, want := range []string{`promote_promotions_total{environment="dev",result="succeeded",service="api"} 1`, "promote_evidence_chain_ok 1", "# EOF"} {
+			if !strings.Contains(string(data), want) {
+				t.Errorf("promote-kpi.om lacks %q:\n%s", want, data)
+			}
+		}
+		if strings.TrimSpace(res.summary) == "" {
+			t.Error("the step summary is empty")
+		}
+	})
+
 	j.end()
 	t.Run("next job restores from the cache", func(t *testing.T) {
 		// RUNNER_TEMP is emptied between jobs on hosted runners but keeps
