@@ -184,7 +184,7 @@ func lookup(m *yaml.Node, key string) *yaml.Node {
 }
 
 // repoRoot is the module root: go test runs in this package's directory.
-func repoRoot(t *testing.T) string {
+func repoRoot(t testing.TB) string {
 	t.Helper()
 	root, err := filepath.Abs("..")
 	if err != nil {
@@ -388,7 +388,7 @@ type compositeAction struct {
 	} `yaml:"runs"`
 }
 
-func readAction(t *testing.T, dir string) compositeAction {
+func readAction(t testing.TB, dir string) compositeAction {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, "action.yml"))
 	if err != nil {
