@@ -205,14 +205,14 @@ func TestLintRepository(t *testing.T) {
 			files[m] = actionFile
 		}
 	}
-	for _, pattern := range []string{".github/workflows/*.yml", ".github/workflows/*.yaml", "examples/.github/workflows/*.yml"} {
+	for _, pattern := range []string{".github/workflows/*.yml", ".github/workflows/*.yaml", "examples/.github/workflows/*.yml", "examples/.github/workflows/*.yaml"} {
 		matches, _ := filepath.Glob(filepath.Join(root, pattern))
 		for _, m := range matches {
 			files[m] = workflowFile
 		}
 	}
 	// Guard against a lint that passes because it found nothing.
-	for _, want := range []string{"action.yml", "actions/setup/action.yml", "actions/plan/action.yml", "actions/promote/action.yml", ".github/workflows/ci.yml", ".github/workflows/plan.yml"} {
+	for _, want := range []string{"action.yml", "actions/setup/action.yml", "actions/plan/action.yml", "actions/promote/action.yml", ".github/workflows/ci.yml", ".github/workflows/plan.yml", ".github/workflows/release.yml", "examples/.github/workflows/deploy.yml"} {
 		if _, ok := files[filepath.Join(root, want)]; !ok {
 			t.Errorf("%s is missing", want)
 		}

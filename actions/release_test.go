@@ -416,3 +416,55 @@ func BenchmarkSetupFromRelease(b *testing.B) {
 		}
 	}
 }
+
+// TestGoReleaser checks .goreleaser.yaml with the GoReleaser the release
+// workflow uses and builds this machine's binary from it as a snapshot: the
+// binary must run and report the snapshot's version. make release-check sets
+// GORELEASER (it runs beside the fuzzers, see the Makefile).
+func TestGoReleaser(t *testing.T) {
+	goreleaser := os.Getenv("GORELEASER")
+	if goreleaser == "" {
+		t.Skip("set GORELEASER to a goreleaser v2 binary; make release-check does")
+	}
+	ctx := testContext(t)
+	root := repoRoot(t)
+	run := func(t *testing.T, args ...string) string {
+		t.Helper()
+		cmd := exec.CommandContext(ctx, goreleaser, args...)
+		cmd.Dir = root
+		// The release build sets its own flags; the race detector's, which
+		// make test passes to go commands, cannot build without cgo.
+		cmd.Env = append(os.Environ(), "GOFLAGS=")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("goreleaser %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return string(out)
+	}
+
+	t.Run("check", func(t *testing.T) {
+		run(t, "check")
+	})
+	t.Run("snapshot build of one target", func(t *testing.T) {
+		dist := t.TempDir()
+		bin := filepath.Join(dist, "promote")
+		if runtime.GOOS == "windows" {
+			bin += ".exe"
+		}
+		// --output copies the binary out of dist/, which goreleaser
+		// cleans and fills with this one target.
+		run(t, "build", "--snapshot", "--single-target", "--clean", "--output", bin)
+		out, err := exec.CommandContext(ctx, bin, "version").CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s version: %v\n%s", bin, err, out)
+		}
+		// The snapshot of .goreleaser.yaml: the next patch version.
+		if got := strings.TrimSpace(string(out)); !strings.HasPrefix(got, "v") || !strings.Contains(got, "-snapshot+") {
+			t.Errorf("promote version = %q, want the snapshot's vX.Y.Z-snapshot+<commit>", got)
+		}
+		// -s -w: the release binary carries no symbol table.
+		if out, err := exec.CommandContext(ctx, "go", "tool", "nm", bin).CombinedOutput(); err == nil || !strings.Contains(string(out), "no symbols") {
+			t.Errorf("go tool nm %s: %v, %.200s; want no symbols (built with -s -w)", bin, err, out)
+		}
+	})
+}
