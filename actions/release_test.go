@@ -2,6 +2,7 @@ package actions_test
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
@@ -113,6 +114,28 @@ func tarGz(t testing.TB, files map[string][]byte) []byte {
 	return buf.Bytes()
 }
 
+// zipArchive makes a release archive as GoReleaser does for Windows.
+func zipArchive(t testing.TB, files map[string][]byte) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	for name, data := range files {
+		// No Unix mode: Windows needs none, and the action must not
+		// depend on one.
+		w, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Deflate})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := w.Write(data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
 // newRelease copies the repository's source, makes the release archives
 // and pins their checksums in the copy's actions/setup with install.sh pin.
 func newRelease(t testing.TB) *release {
@@ -135,9 +158,14 @@ func newRelease(t testing.TB) *release {
 		if strings.HasPrefix(p, "windows") {
 			name = strings.TrimSuffix(name, ".tar.gz") + ".zip"
 		}
-		if p == platform {
+		switch p {
+		case platform:
 			data = tarGz(t, map[string][]byte{"promote": bin, "README.md": []byte("# Promote\n")})
 			r.archive = name
+		case "windows_" + runtime.GOARCH:
+			// This machine's binary under Windows' name, so that the
+			// Windows path (zip, promote.exe) runs here too.
+			data = zipArchive(t, map[string][]byte{"promote.exe": bin, "README.md": []byte("# Promote\n")})
 		}
 		r.assets["/"+releaseVersion+"/"+name] = data
 		sum := sha256.Sum256(data)
@@ -288,6 +316,28 @@ func TestSetupFromRelease(t *testing.T) {
 		again := j.run(ctx, setup, nil, nil)
 		if again.stepError != nil || again.outputs["from"] != "job" {
 			t.Errorf("second setup: error %v, from %q; want the binary of this job reused", again.stepError, again.outputs["from"])
+		}
+	})
+
+	t.Run("windows runner gets the zip", func(t *testing.T) {
+		t.Parallel()
+		if _, err := exec.LookPath("unzip"); err != nil {
+			t.Skip("unzip is not installed; Windows runners have it (Git for Windows) or 7z")
+		}
+		srv := serve(t, r.assets)
+		j := releaseJob(t, srv, false)
+		j.basePath += string(os.PathListSeparator) + filepath.Dir(lookPath(t, "unzip", os.Getenv("PATH")))
+		j.env["RUNNER_OS"] = "Windows"
+		res := j.run(ctx, setup, nil, nil)
+		if res.stepError != nil {
+			t.Fatal(res.stepError)
+		}
+		zipName := "promote_" + strings.TrimPrefix(releaseVersion, "v") + "_windows_" + runtime.GOARCH + ".zip"
+		if !strings.Contains(res.logs["prepare"], "/"+releaseVersion+"/"+zipName) {
+			t.Errorf("prepare log = %q, want the download of %s", res.logs["prepare"], zipName)
+		}
+		if filepath.Base(res.outputs["path"]) != "promote.exe" || res.outputs["version"] != releaseVersion {
+			t.Errorf("outputs = %v, want promote.exe reporting %s", res.outputs, releaseVersion)
 		}
 	})
 

@@ -257,7 +257,9 @@ install_release() {
 			unzip -o -q "$tmp" promote.exe -d "$dir"
 		else
 			7z e -y -bd "-o$dir" "$tmp" promote.exe >/dev/null
-		fi
+		fi &&
+			# A zip need not carry a Unix mode; Windows ignores this.
+			chmod +x "$dir/promote.exe"
 		;;
 	*) tar -xzf "$tmp" -C "$dir" promote ;;
 	esac || fail "unpacking $archive (checksum verified) failed (see the log above)"
