@@ -424,6 +424,42 @@ func TestSetupFromRelease(t *testing.T) {
 		}
 	})
 
+	t.Run("damaged pinned file and incomplete release are refused", func(t *testing.T) {
+		t.Parallel()
+		damaged := t.TempDir()
+		copySource(t, r.root, damaged)
+		pinned := filepath.Join(damaged, "actions", "setup", "checksums.txt")
+		data, err := os.ReadFile(pinned)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(pinned, append(data, "not a checksum line\n"...), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		j := releaseJob(t, serve(t, r.assets), true)
+		res := j.run(ctx, filepath.Join(damaged, "actions", "setup"), nil, nil)
+		want := pinned + ":" + fmt.Sprint(strings.Count(string(data), "\n")+1) + ": want '<sha256>  <archive name>'"
+		if res.stepError == nil || !strings.Contains(res.logs["prepare"], want) {
+			t.Errorf("error %v, log %q; want %q", res.stepError, res.logs["prepare"], want)
+		}
+
+		// pin refuses a release that lacks a platform's archive.
+		var lines []string
+		for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+			if !strings.HasPrefix(line, "#") && !strings.Contains(line, "windows_arm64") {
+				lines = append(lines, line)
+			}
+		}
+		incomplete := filepath.Join(t.TempDir(), "checksums.txt")
+		if err := os.WriteFile(incomplete, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("bash", filepath.Join(damaged, "actions", "setup", "install.sh"), "pin", releaseVersion, "promote-dev/promote", incomplete).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "has no SHA-256 line for promote_9.8.7_windows_arm64.zip") {
+			t.Errorf("install.sh pin of an incomplete release: %v\n%s; want it refused naming the archive", err, out)
+		}
+	})
+
 	t.Run("missing asset falls back to a source build", func(t *testing.T) {
 		t.Parallel()
 		j := releaseJob(t, serve(t, nil), true)
