@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"testing"
 )
 
@@ -36,35 +35,19 @@ type release struct {
 	assets  map[string][]byte // /<version>/<name> -> content
 }
 
-var (
-	promoteOnce  sync.Once
-	promoteBin   string
-	promoteBuild error
-)
-
-// releaseBinary builds promote once per test process, stamped with
-// releaseVersion, as the release does (-trimpath, -s -w).
+// releaseBinary builds promote stamped with releaseVersion, as the release
+// does (-trimpath, -s -w).
 func releaseBinary(t testing.TB) string {
 	t.Helper()
-	promoteOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "promote-release-")
-		if err != nil {
-			promoteBuild = err
-			return
-		}
-		promoteBin = filepath.Join(dir, "promote")
-		cmd := exec.Command("go", "build", "-trimpath",
-			"-ldflags=-s -w -X github.com/promote-dev/promote/internal/cli.Version="+releaseVersion,
-			"-o", promoteBin, "./cmd/promote")
-		cmd.Dir = repoRoot(t)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			promoteBuild = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
-	if promoteBuild != nil {
-		t.Fatal(promoteBuild)
+	bin := filepath.Join(t.TempDir(), "promote")
+	cmd := exec.Command("go", "build", "-trimpath",
+		"-ldflags=-s -w -X github.com/promote-dev/promote/internal/cli.Version="+releaseVersion,
+		"-o", bin, "./cmd/promote")
+	cmd.Dir = repoRoot(t)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	return promoteBin
+	return bin
 }
 
 // runnerPlatform gives RUNNER_OS and RUNNER_ARCH for this machine and the
