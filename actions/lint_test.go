@@ -188,7 +188,7 @@ func lookup(m *yaml.Node, key string) *yaml.Node {
 }
 
 // repoRoot is the module root: go test runs in this package's directory.
-func repoRoot(t *testing.T) string {
+func repoRoot(t testing.TB) string {
 	t.Helper()
 	root, err := filepath.Abs("..")
 	if err != nil {
@@ -209,14 +209,14 @@ func TestLintRepository(t *testing.T) {
 			files[m] = actionFile
 		}
 	}
-	for _, pattern := range []string{".github/workflows/*.yml", ".github/workflows/*.yaml", "examples/.github/workflows/*.yml"} {
+	for _, pattern := range []string{".github/workflows/*.yml", ".github/workflows/*.yaml", "examples/.github/workflows/*.yml", "examples/.github/workflows/*.yaml"} {
 		matches, _ := filepath.Glob(filepath.Join(root, pattern))
 		for _, m := range matches {
 			files[m] = workflowFile
 		}
 	}
 	// Guard against a lint that passes because it found nothing.
-	for _, want := range []string{"action.yml", "actions/setup/action.yml", "actions/plan/action.yml", "actions/promote/action.yml", ".github/workflows/ci.yml", ".github/workflows/plan.yml"} {
+	for _, want := range []string{"action.yml", "actions/setup/action.yml", "actions/plan/action.yml", "actions/promote/action.yml", ".github/workflows/ci.yml", ".github/workflows/plan.yml", ".github/workflows/release.yml", "examples/.github/workflows/deploy.yml"} {
 		if _, ok := files[filepath.Join(root, want)]; !ok {
 			t.Errorf("%s is missing", want)
 		}
@@ -395,7 +395,7 @@ type compositeAction struct {
 	} `yaml:"runs"`
 }
 
-func readAction(t *testing.T, dir string) compositeAction {
+func readAction(t testing.TB, dir string) compositeAction {
 	t.Helper()
 	data, err := os.ReadFile(filepath.Join(dir, "action.yml"))
 	if err != nil {

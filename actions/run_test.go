@@ -30,15 +30,19 @@ import (
 // job is one simulated job: steps of several action runs share its
 // workspace, RUNNER_TEMP, and what GITHUB_ENV and GITHUB_PATH added.
 type job struct {
-	t          *testing.T
+	t          testing.TB
 	repo       string
 	workspace  string
 	runnerTemp string
 	basePath   string            // PATH before GITHUB_PATH additions
-	env        map[string]string // added through GITHUB_ENV
+	env        map[string]string // the job's env: and what GITHUB_ENV added
 	path       []string          // added through GITHUB_PATH, newest first
 	cache      *cacheStore       // nil: every actions/cache step misses
 	saves      map[string]string // cache key -> path, saved when the job ends
+
+	// github.action_ref and github.action_repository: empty, as on GitHub
+	// for an action used by a local path (uses: ./actions/setup).
+	actionRef, actionRepository string
 }
 
 // cacheStore stands in for the Actions cache service across jobs.
@@ -58,7 +62,7 @@ type actionRun struct {
 	stepError error
 }
 
-func newJob(t *testing.T) *job {
+func newJob(t testing.TB) *job {
 	t.Helper()
 	goBin, err := exec.LookPath("go")
 	if err != nil {
@@ -118,6 +122,7 @@ func (j *job) run(ctx context.Context, dir string, inputs map[string]string, fak
 		actionPath: dir,
 		steps:      map[string]map[string]string{},
 		runner:     map[string]string{"os": "Linux", "arch": "X64", "temp": j.runnerTemp},
+		github:     map[string]string{"action_ref": j.actionRef, "action_repository": j.actionRepository},
 	}
 	for name, in := range action.Inputs {
 		ec.inputs[name] = in.Default
@@ -302,7 +307,7 @@ func (j *job) end() {
 	}
 }
 
-func copyDir(t *testing.T, from, to string) {
+func copyDir(t testing.TB, from, to string) {
 	t.Helper()
 	if err := os.MkdirAll(filepath.Dir(to), 0o755); err != nil {
 		t.Fatal(err)
@@ -312,7 +317,7 @@ func copyDir(t *testing.T, from, to string) {
 	}
 }
 
-func lookPath(t *testing.T, name, path string) string {
+func lookPath(t testing.TB, name, path string) string {
 	t.Helper()
 	for _, dir := range filepath.SplitList(path) {
 		p := filepath.Join(dir, name)
@@ -330,6 +335,7 @@ type exprContext struct {
 	actionPath string
 	steps      map[string]map[string]string // steps that ran or were skipped so far
 	runner     map[string]string
+	github     map[string]string
 }
 
 var (
@@ -337,6 +343,7 @@ var (
 	inputsRef  = regexp.MustCompile(`^inputs\.([A-Za-z_][A-Za-z0-9_-]*)$`)
 	stepsRef   = regexp.MustCompile(`^steps\.([A-Za-z_][A-Za-z0-9_-]*)\.outputs\.([A-Za-z0-9_-]+)$`)
 	runnerRef  = regexp.MustCompile(`^runner\.(os|arch|temp)$`)
+	githubRef  = regexp.MustCompile(`^github\.(action_ref|action_repository)$`)
 	comparison = regexp.MustCompile(`^(\S+)\s*(==|!=)\s*'([^']*)'$`)
 )
 
@@ -371,6 +378,9 @@ func (c *exprContext) value(ref string) (string, error) {
 	}
 	if m := runnerRef.FindStringSubmatch(ref); m != nil {
 		return c.runner[m[1]], nil
+	}
+	if m := githubRef.FindStringSubmatch(ref); m != nil {
+		return c.github[m[1]], nil
 	}
 	if ref == "github.action_path" {
 		return c.actionPath, nil
@@ -462,6 +472,10 @@ func TestPlanAction(t *testing.T) {
 		checkPlan(t, res, "service-a")
 		if !strings.Contains(res.logs["install"], "building promote") {
 			t.Errorf("install log = %q, want it to build promote", res.logs["install"])
+		}
+		// The repository's own source pins no release: it says so.
+		if !strings.Contains(res.logs["prepare"], "building promote from source: this action pins no release binaries") || res.steps["prepare"]["from"] != "source" {
+			t.Errorf("prepare log = %q, from = %q; want a source build because no release is pinned", res.logs["prepare"], res.steps["prepare"]["from"])
 		}
 		with := res.with["cache"]
 		if !strings.Contains(with["key"], "Linux-X64-") || !strings.HasPrefix(with["path"], j.runnerTemp) {
@@ -764,15 +778,7 @@ func TestSetupWithoutGo(t *testing.T) {
 	t.Parallel()
 	j := newJob(t)
 	// A PATH with the usual tools but no go.
-	bin := t.TempDir()
-	for _, tool := range []string{"bash", "dirname", "find", "sort", "xargs", "grep", "cut", "sha256sum", "uname", "mkdir", "cat", "tr"} {
-		if p, err := exec.LookPath(tool); err == nil {
-			if err := os.Symlink(p, filepath.Join(bin, tool)); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	j.basePath = bin
+	j.basePath = pathWithout(t, "go")
 	res := j.run(testContext(t), filepath.Join(j.repo, "actions", "setup"), nil, nil)
 	if res.stepError == nil {
 		t.Fatal("setup succeeded without go, want it to fail")
