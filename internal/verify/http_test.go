@@ -34,7 +34,6 @@ func httpCheck(h *manifest.HTTPCheck, timing manifest.Timing) manifest.Check {
 func TestHTTPProbe(t *testing.T) {
 	t.Parallel()
 	const secret = "s3cr3t-token"
-	var flaps atomic.Int32
 	mux := http.NewServeMux()
 	mux.HandleFunc("/api/staging/healthz", func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer "+secret {
@@ -43,13 +42,19 @@ func TestHTTPProbe(t *testing.T) {
 		}
 		_, _ = w.Write([]byte("ok: all good\n"))
 	})
-	mux.HandleFunc("/flapping", func(w http.ResponseWriter, r *http.Request) {
-		if flaps.Add(1)%2 == 0 {
-			http.Error(w, "upstream connect error", http.StatusServiceUnavailable)
-			return
-		}
-		_, _ = w.Write([]byte("ok"))
-	})
+	// Each flapping path has its own counter: the subtests run in parallel,
+	// and a shared one would make their attempts' answers depend on the
+	// order they interleave in.
+	for _, path := range []string{"/flapping", "/flapping-forever"} {
+		var flaps atomic.Int32
+		mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			if flaps.Add(1)%2 == 0 {
+				http.Error(w, "upstream connect error", http.StatusServiceUnavailable)
+				return
+			}
+			_, _ = w.Write([]byte("ok"))
+		})
+	}
 	mux.HandleFunc("/slow", func(w http.ResponseWriter, r *http.Request) {
 		time.Sleep(20 * time.Millisecond)
 		_, _ = w.Write([]byte("ok"))
@@ -88,7 +93,7 @@ func TestHTTPProbe(t *testing.T) {
 		{what: "slow but in time", check: &manifest.HTTPCheck{URL: srv.URL + "/slow", Timeout: 5 * time.Second}, timing: fast, outcome: "passed"},
 		{what: "timing out", check: &manifest.HTTPCheck{URL: srv.URL + "/hangs", Timeout: 50 * time.Millisecond}, timing: fast, outcome: "failed", message: "no answer in time", last: "no answer"},
 		{what: "body mismatch", check: &manifest.HTTPCheck{URL: srv.URL + "/starting", Body: regexp.MustCompile(`^ok`)}, timing: fast, outcome: "failed", message: `the body does not match "^ok"`, last: `HTTP 200, body "starting"`},
-		{what: "never decided", check: &manifest.HTTPCheck{URL: srv.URL + "/flapping"}, timing: manifest.Timing{Interval: 10 * time.Millisecond, Successes: 2, Failures: 1000, Deadline: 100 * time.Millisecond}, outcome: "failed", message: "no decision within its deadline of 100ms"},
+		{what: "never decided", check: &manifest.HTTPCheck{URL: srv.URL + "/flapping-forever"}, timing: manifest.Timing{Interval: 10 * time.Millisecond, Successes: 2, Failures: 1000, Deadline: 100 * time.Millisecond}, outcome: "failed", message: "no decision within its deadline of 100ms"},
 		{what: "TLS: unknown authority", check: &manifest.HTTPCheck{URL: tlsSrv.URL + "/slow"}, timing: fast, outcome: "failed", message: "certificate signed by unknown authority"},
 		{what: "TLS: trusted CA file", check: &manifest.HTTPCheck{URL: tlsSrv.URL + "/slow", TLS: manifest.TLS{CAFile: "ca.pem"}}, timing: fast, outcome: "passed"},
 		{what: "TLS: wrong server name", check: &manifest.HTTPCheck{URL: tlsSrv.URL + "/slow", TLS: manifest.TLS{CAFile: "ca.pem", ServerName: "api.internal"}}, timing: fast, outcome: "failed", message: "certificate is valid for example.com"},
