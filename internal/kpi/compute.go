@@ -327,14 +327,14 @@ func deployments(in Input) []Deployment {
 		n   int64
 	}
 	index := map[key]int{}
-	// last is the newest deployment of a commit to a service and
-	// environment, in the chain's order, which a rollback record leaves.
-	last := map[[3]string]int{}
-	type leave struct {
-		i  int
-		at time.Time
+	// The rollback records' deployments, when they started, and the
+	// commit they left.
+	type rollback struct {
+		i    int
+		at   time.Time
+		from string
 	}
-	var left []leave
+	var rollbacks []rollback
 	for i := range in.Entries {
 		e := &in.Entries[i]
 		if e.Kind != evidence.KindPromotion || e.Attempts == 0 || (e.Outcome != "succeeded" && e.Outcome != "failed") {
@@ -343,14 +343,6 @@ func deployments(in Input) []Deployment {
 		d := Deployment{ID: e.DeploymentID, Service: e.Service, Environment: e.Environment, Commit: e.Commit,
 			Succeeded: e.Outcome == "succeeded", FinishedAt: parseTime(e.FinishedAt), CommitTime: parseTime(e.CommitTime),
 			rollback: e.Rollback != nil}
-		if rb := e.Rollback; rb != nil {
-			// The failed node's record ends after its rollback (the node
-			// finishes once the rollback has), so the deployment failed
-			// when the rollback started, if not earlier.
-			if j, ok := last[[3]string{e.Service, e.Environment, rb.FromCommit}]; ok {
-				left = append(left, leave{j, parseTime(e.StartedAt)})
-			}
-		}
 		// A rerun that finds the same deployment records it again: count
 		// it once, as its latest record says it ended.
 		k := key{seq: true, n: int64(e.Seq)}
@@ -365,13 +357,28 @@ func deployments(in Input) []Deployment {
 			index[k] = j
 			out = append(out, d)
 		}
-		last[[3]string{e.Service, e.Environment, e.Commit}] = j
+		if e.Rollback != nil {
+			rollbacks = append(rollbacks, rollback{j, parseTime(e.StartedAt), e.Rollback.FromCommit})
+		}
 	}
-	for _, l := range left {
-		d := &out[l.i]
-		d.left = true
-		if !l.at.IsZero() && l.at.Before(d.FinishedAt) {
-			d.FinishedAt = l.at
+	// A rollback left the newest deployment of its from_commit there
+	// before it, in the chain's order. Rollbacks are rare: a scan back
+	// costs less than indexing every deployment by commit.
+	for _, rb := range rollbacks {
+		r := out[rb.i]
+		for j := rb.i - 1; j >= 0; j-- {
+			d := &out[j]
+			if d.Commit != rb.from || d.Service != r.Service || d.Environment != r.Environment {
+				continue
+			}
+			d.left = true
+			// The failed node's record ends after its rollback (the
+			// node finishes once the rollback has), so the deployment
+			// failed when the rollback started, if not earlier.
+			if !rb.at.IsZero() && rb.at.Before(d.FinishedAt) {
+				d.FinishedAt = rb.at
+			}
+			break
 		}
 	}
 	for _, d := range in.Deployments {
