@@ -286,7 +286,7 @@ func TestOutputs(t *testing.T) {
 		t.Errorf("WriteTable() =\n%s", table.String())
 	}
 	md := Markdown(s, 30*24*time.Hour)
-	for _, want := range []string{"## Promote KPIs (last 30d)", "| api | production | 3 | 0.333 | 0.033 | 0.500 | 3h5m0s | 59m0s |", "pie title Promotions by result", `"failed" : 2`, "xychart-beta", "| api | 2 | 1 | shop ✗ | 1 |"} {
+	for _, want := range []string{"## Promote KPIs (last 30d)", "| api | production | 3 | 0.333 | 0.033 | 0.500 | 3h5m0s | 59m0s |", "pie title Promotions by result", `"failed" : 2`, "xychart-beta", "| api | 2 | 1 | shop ✗ | 1 |", "| api | staging | 1 | 0 | 0 | 0 |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("Markdown() lacks %q:\n%s", want, md)
 		}

@@ -2,6 +2,7 @@ package kpi
 
 import (
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -204,6 +205,9 @@ func TestFailedRollback(t *testing.T) {
 		check("health", "http", "failed", 3, 2*time.Hour+10*time.Minute, 5*time.Minute))
 	fix := promotion("api", "production", "succeeded", 4, commit3, 4*time.Hour, 5*time.Minute)
 	s := computeChain(t, []evidence.Record{good, failed, rb, fix})
+	if md := Markdown(s, 24*time.Hour); !strings.Contains(md, "| api | production | 0 | 1 | 0 | 1 |") {
+		t.Errorf("Markdown() lacks the checks and rollbacks:\n%s", md)
+	}
 	checkFigures(t, s, []want{
 		{RollbacksTotal, []string{"api", "production", "failed"}, 1},
 		{RollbacksTotal, []string{"api", "production", "succeeded"}, 0},
