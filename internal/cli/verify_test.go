@@ -98,15 +98,8 @@ services:
 evidence: {store: file://evidence}
 `
 	good, bad, third := strings.Repeat("1", 40), strings.Repeat("2", 40), strings.Repeat("3", 40)
-	manifest := manifestFile(t, yaml)
+	manifest, promoteAt := badCommitManifest(t, yaml, bad)
 	dir := filepath.Dir(manifest)
-	if err := os.WriteFile(filepath.Join(dir, "bad.txt"), []byte(bad+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	promoteAt := func(commit string, args ...string) result {
-		env := map[string]string{"PATH": os.Getenv("PATH"), "PROMOTE_COMMIT": commit, "USER": "alice"}
-		return promote(t, func(k string) string { return env[k] }, args...)
-	}
 	runArgs := []string{"run", "--manifest", manifest, "--heartbeat", "0", "--status-file", filepath.Join(dir, "status.json")}
 	if r := promoteAt(good, runArgs...); r.code != ExitOK {
 		t.Fatalf("good: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
@@ -180,6 +173,21 @@ evidence: {store: file://evidence}
 	}
 	if strings.Join(rollbacks, "\n") != strings.Join(want, "\n") {
 		t.Errorf("rollback records:\n%s\nwant:\n%s", strings.Join(rollbacks, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// badCommitManifest writes yaml as a manifest, with bad.txt naming the bad
+// commit beside it, and returns the manifest and how to run promote as
+// alice at a commit.
+func badCommitManifest(t *testing.T, yaml, bad string) (string, func(commit string, args ...string) result) {
+	t.Helper()
+	manifest := manifestFile(t, yaml)
+	if err := os.WriteFile(filepath.Join(filepath.Dir(manifest), "bad.txt"), []byte(bad+"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return manifest, func(commit string, args ...string) result {
+		env := map[string]string{"PATH": os.Getenv("PATH"), "PROMOTE_COMMIT": commit, "USER": "alice"}
+		return promote(t, func(k string) string { return env[k] }, args...)
 	}
 }
 

@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/promote-dev/promote/internal/evidence"
-	"github.com/promote-dev/promote/internal/sign"
 )
 
 // unsyncedStore is a LocalStore that skips fsync, to build a long log in
@@ -48,19 +47,7 @@ func (s unsyncedStore) Create(_ context.Context, key string, data []byte) (strin
 // two gate records and a mesh check per 20 records.
 func benchChain(b *testing.B, n int) (evidence.Store, map[string]crypto.PublicKey) {
 	b.Helper()
-	dir := b.TempDir()
-	signer, _, err := sign.LoadOrCreateLocal(filepath.Join(dir, "key.pem"), sign.AlgorithmEd25519)
-	if err != nil {
-		b.Fatal(err)
-	}
-	keys, err := signer.PublicKeys(context.Background())
-	if err != nil {
-		b.Fatal(err)
-	}
-	st, err := evidence.NewLocalStore(filepath.Join(dir, "evidence"))
-	if err != nil {
-		b.Fatal(err)
-	}
+	signer, keys, st, _ := newLog(b)
 	var batch []evidence.Record
 	for i := range n {
 		svc, env := fmt.Sprintf("svc-%d", i%10), []string{"staging", "production"}[i/10%2]

@@ -61,6 +61,10 @@ type Deployment struct {
 	FinishedAt time.Time
 	// CommitTime is when its commit was made, if known.
 	CommitTime time.Time
+
+	// rollback is set when its record says it is a rollback (predicate
+	// v2); left when such a rollback left it.
+	rollback, left bool
 }
 
 // Options choose the window of the ratios and DORA gauges.
@@ -161,6 +165,7 @@ func records(b *builder, in Input, o Options) {
 	var last time.Time
 	lastMesh := map[string]*evidence.Entry{}
 	named := map[[2]string]bool{}
+	checked := map[[3]string]bool{}
 	for i := range in.Entries {
 		e := &in.Entries[i]
 		b.add(EvidenceRecords, 1, string(e.Kind))
@@ -180,6 +185,12 @@ func records(b *builder, in Input, o Options) {
 		if k := [2]string{svc, env}; !named[k] {
 			named[k] = true
 			zero(b, svc, env)
+		}
+		verifications(b, e, checked)
+		if e.Rollback != nil {
+			// A rollback is no node's promotion: it enters the
+			// rollbacks and DORA figures (dora), not the nodes'.
+			continue
 		}
 		b.add(PromotionsTotal, 1, svc, env, e.Outcome)
 		b.add(NodeRetries, float64(max(e.Attempts-1, 0)), svc, env)
@@ -261,6 +272,29 @@ func zero(b *builder, svc, env string) {
 	b.get(RunDuration, nil)
 }
 
+// verifications counts a promotion record's checks. Soak checks (named
+// soak/<check>), which the record's node ran on the previous environment
+// while it soaked, count under the record's service and environment, the
+// node they gated; their duration is the soak's, so the duration histogram
+// leaves them out.
+func verifications(b *builder, e *evidence.Entry, checked map[[3]string]bool) {
+	svc, env := e.Service, e.Environment
+	for i := range e.Verification {
+		v := &e.Verification[i]
+		if k := [3]string{svc, env, v.Type}; !checked[k] {
+			// Both outcomes start at 0, as zero does for the others.
+			checked[k] = true
+			b.add(VerificationsTotal, 0, svc, env, v.Type, evidence.VerificationPassed)
+			b.add(VerificationsTotal, 0, svc, env, v.Type, evidence.VerificationFailed)
+			b.get(VerificationTime, []string{svc, env, v.Type})
+		}
+		b.add(VerificationsTotal, 1, svc, env, v.Type, v.Outcome)
+		if !strings.HasPrefix(v.Name, "soak/") {
+			b.observe(VerificationTime, v.FinishedAt.Sub(v.StartedAt).Seconds(), svc, env, v.Type)
+		}
+	}
+}
+
 // mesh sets a service's figures from its last mesh-check record.
 func mesh(b *builder, e *evidence.Entry) {
 	svc := e.Service
@@ -293,25 +327,59 @@ func deployments(in Input) []Deployment {
 		n   int64
 	}
 	index := map[key]int{}
+	// The rollback records' deployments, when they started, and the
+	// commit they left.
+	type rollback struct {
+		i    int
+		at   time.Time
+		from string
+	}
+	var rollbacks []rollback
 	for i := range in.Entries {
 		e := &in.Entries[i]
 		if e.Kind != evidence.KindPromotion || e.Attempts == 0 || (e.Outcome != "succeeded" && e.Outcome != "failed") {
 			continue
 		}
 		d := Deployment{ID: e.DeploymentID, Service: e.Service, Environment: e.Environment, Commit: e.Commit,
-			Succeeded: e.Outcome == "succeeded", FinishedAt: parseTime(e.FinishedAt), CommitTime: parseTime(e.CommitTime)}
+			Succeeded: e.Outcome == "succeeded", FinishedAt: parseTime(e.FinishedAt), CommitTime: parseTime(e.CommitTime),
+			rollback: e.Rollback != nil}
 		// A rerun that finds the same deployment records it again: count
 		// it once, as its latest record says it ended.
 		k := key{seq: true, n: int64(e.Seq)}
 		if e.DeploymentID != 0 {
 			k = key{n: e.DeploymentID}
 		}
-		if i, ok := index[k]; ok {
-			out[i] = d
-			continue
+		j, ok := index[k]
+		if ok {
+			out[j] = d
+		} else {
+			j = len(out)
+			index[k] = j
+			out = append(out, d)
 		}
-		index[k] = len(out)
-		out = append(out, d)
+		if e.Rollback != nil {
+			rollbacks = append(rollbacks, rollback{j, parseTime(e.StartedAt), e.Rollback.FromCommit})
+		}
+	}
+	// A rollback left the newest deployment of its from_commit there
+	// before it, in the chain's order. Rollbacks are rare: a scan back
+	// costs less than indexing every deployment by commit.
+	for _, rb := range rollbacks {
+		r := out[rb.i]
+		for j := rb.i - 1; j >= 0; j-- {
+			d := &out[j]
+			if d.Commit != rb.from || d.Service != r.Service || d.Environment != r.Environment {
+				continue
+			}
+			d.left = true
+			// The failed node's record ends after its rollback (the
+			// node finishes once the rollback has), so the deployment
+			// failed when the rollback started, if not earlier.
+			if !rb.at.IsZero() && rb.at.Before(d.FinishedAt) {
+				d.FinishedAt = rb.at
+			}
+			break
+		}
 	}
 	for _, d := range in.Deployments {
 		if _, ok := index[key{n: d.ID}]; ok {
@@ -325,11 +393,14 @@ func deployments(in Input) []Deployment {
 }
 
 // markRollbacks finds the rollbacks among deps, in the order they
-// finished: deployments of a commit that the service and environment
-// already ran successfully, other than the one running there, that is an
-// earlier version deployed again (as Sleuth and Datadog count them, and as
-// promote rollback records them). left marks the deployment each rollback
-// left: a change failure, recovered when the rollback succeeds.
+// finished. A deployment whose record has the rollback field is one, and
+// left the deployment of the commit it names. Without the field (v1
+// records, rollbacks made outside Promote), a rollback is a deployment of
+// a commit that the service and environment already ran successfully,
+// other than the one running there, that is an earlier version deployed
+// again (as Sleuth and Datadog count them), and it left the one running.
+// left marks the deployments that rollbacks left: change failures,
+// recovered when the rollback succeeds.
 func markRollbacks(deps []Deployment) (rollback, left []bool) {
 	rollback, left = make([]bool, len(deps)), make([]bool, len(deps))
 	type state struct {
@@ -344,7 +415,9 @@ func markRollbacks(deps []Deployment) (rollback, left []bool) {
 			st = &state{current: -1, shipped: map[string]bool{}}
 			states[k] = st
 		}
-		if st.current >= 0 && d.Commit != deps[st.current].Commit && st.shipped[d.Commit] {
+		rollback[i] = d.rollback
+		left[i] = left[i] || d.left
+		if !d.rollback && st.current >= 0 && d.Commit != deps[st.current].Commit && st.shipped[d.Commit] {
 			rollback[i] = true
 			left[st.current] = true
 		}

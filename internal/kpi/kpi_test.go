@@ -39,24 +39,12 @@ func promotion(svc, env, outcome string, deployment int64, commit string, start 
 	}
 }
 
-// testChain seals a small history in a local store: api reaches staging,
-// fails in production (a rerun records the same deployment again), then
-// succeeds an hour later; web is skipped; api's mesh is checked.
+// testChain seals a small history in a local store: api reaches staging
+// (its health check passes), fails in production (a rerun records the same
+// deployment again), then succeeds an hour later; web is skipped; api's
+// mesh is checked.
 func testChain(t testing.TB) (evidence.Store, map[string]crypto.PublicKey, string) {
 	t.Helper()
-	dir := t.TempDir()
-	signer, _, err := sign.LoadOrCreateLocal(filepath.Join(dir, "key.pem"), sign.AlgorithmEd25519)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := signer.PublicKeys(context.Background())
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := evidence.NewLocalStore(filepath.Join(dir, "evidence"))
-	if err != nil {
-		t.Fatal(err)
-	}
 	skipped := promotion("web", "staging", "skipped", 0, commit1, time.Hour, 0)
 	skipped.Attempts, skipped.Run, skipped.QueuedAt, skipped.APIRequests, skipped.ApprovalWait = 0, nil, time.Time{}, 0, 0
 	mesh := evidence.Record{
@@ -78,6 +66,34 @@ func testChain(t testing.TB) (evidence.Store, map[string]crypto.PublicKey, strin
 		promotion("api", "production", "succeeded", 3, commit1, 3*time.Hour, 5*time.Minute),
 	}
 	records[4].Attempts = 2
+	records[1].Verification = []evidence.Verification{check("health", "http", "passed", 3, time.Hour+4*time.Minute, 30*time.Second)}
+	return sealChain(t, records)
+}
+
+// newLog returns a new signer, its public keys, and an empty local store
+// in a new directory.
+func newLog(t testing.TB) (*sign.Local, map[string]crypto.PublicKey, *evidence.LocalStore, string) {
+	t.Helper()
+	dir := t.TempDir()
+	signer, _, err := sign.LoadOrCreateLocal(filepath.Join(dir, "key.pem"), sign.AlgorithmEd25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := signer.PublicKeys(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := evidence.NewLocalStore(filepath.Join(dir, "evidence"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signer, keys, st, dir
+}
+
+// sealChain signs and appends records to a new local store.
+func sealChain(t testing.TB, records []evidence.Record) (evidence.Store, map[string]crypto.PublicKey, string) {
+	t.Helper()
+	signer, keys, st, dir := newLog(t)
 	if _, err := evidence.Append(context.Background(), st, signer, records); err != nil {
 		t.Fatal(err)
 	}
@@ -270,7 +286,7 @@ func TestOutputs(t *testing.T) {
 		t.Errorf("WriteTable() =\n%s", table.String())
 	}
 	md := Markdown(s, 30*24*time.Hour)
-	for _, want := range []string{"## Promote KPIs (last 30d)", "| api | production | 3 | 0.333 | 0.033 | 0.500 | 3h5m0s | 59m0s |", "pie title Promotions by result", `"failed" : 2`, "xychart-beta", "| api | 2 | 1 | shop ✗ | 1 |"} {
+	for _, want := range []string{"## Promote KPIs (last 30d)", "| api | production | 3 | 0.333 | 0.033 | 0.500 | 3h5m0s | 59m0s |", "pie title Promotions by result", `"failed" : 2`, "xychart-beta", "| api | 2 | 1 | shop ✗ | 1 |", "| api | staging | 1 | 0 | 0 | 0 |"} {
 		if !strings.Contains(md, want) {
 			t.Errorf("Markdown() lacks %q:\n%s", want, md)
 		}

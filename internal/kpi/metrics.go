@@ -40,6 +40,7 @@ var (
 	runBuckets     = seconds(time.Minute, 5*time.Minute, 10*time.Minute, 20*time.Minute, 30*time.Minute, time.Hour, 2*time.Hour, 4*time.Hour)
 	leadBuckets    = seconds(10*time.Minute, time.Hour, 4*time.Hour, 24*time.Hour, 3*24*time.Hour, 7*24*time.Hour, 14*24*time.Hour, 30*24*time.Hour)
 	recoverBuckets = seconds(5*time.Minute, 15*time.Minute, time.Hour, 4*time.Hour, 24*time.Hour, 7*24*time.Hour)
+	verifyBuckets  = seconds(time.Second, 5*time.Second, 15*time.Second, 30*time.Second, time.Minute, 2*time.Minute, 5*time.Minute, 10*time.Minute, 15*time.Minute, 30*time.Minute, time.Hour)
 )
 
 // The metrics, in the order the outputs list them. docs/kpi.md defines
@@ -60,7 +61,9 @@ var (
 	DORALeadTime       = &Desc{"promote_dora_change_lead_time_seconds", "Commit time to its first successful deployment, one per commit.", Histogram, svcEnv, leadBuckets}
 	DORAFailureRatio   = &Desc{"promote_dora_change_failure_ratio", "Failed deployments / deployments over the window, per deployment.", Gauge, svcEnv, nil}
 	DORARecovery       = &Desc{"promote_dora_failed_deployment_recovery_time_seconds", "Time from a failed deployment to the next successful one of the same service and environment.", Histogram, svcEnv, recoverBuckets}
-	RollbacksTotal     = &Desc{"promote_rollbacks_total", "Rollbacks (deployments of an earlier version that already ran there) by result.", Counter, svcEnvResult, nil}
+	RollbacksTotal     = &Desc{"promote_rollbacks_total", "Rollbacks (recorded as such, or deployments of an earlier version that already ran there) by result.", Counter, svcEnvResult, nil}
+	VerificationsTotal = &Desc{"promote_verifications_total", "Post-deploy and soak checks by type and outcome, over the whole verified evidence chain.", Counter, []string{"service", "environment", "type", "outcome"}, nil}
+	VerificationTime   = &Desc{"promote_verification_duration_seconds", "Time a post-deploy check took to pass or fail, by type (soak checks left out: they last the soak).", Histogram, []string{"service", "environment", "type"}, verifyBuckets}
 	EvidenceRecords    = &Desc{"promote_evidence_records_total", "Evidence records in the verified chain, by kind.", Counter, []string{"kind"}, nil}
 	EvidenceHead       = &Desc{"promote_evidence_head_seq", "Highest sequence number in the evidence log.", Gauge, nil, nil}
 	EvidenceChainOK    = &Desc{"promote_evidence_chain_ok", "1 when the evidence chain verified, 0 when it is broken or cannot be read.", Gauge, nil, nil}
@@ -91,6 +94,7 @@ var Descs = []*Desc{
 	PromotionsTotal, PromotionSuccess, NodeDuration, NodeQueueWait, NodeApprovalWait, NodeRetries, NodeGitHubRequests,
 	RunDuration, RunEfficiency, RunLowerBound,
 	DORADeployments, DORAFrequency, DORALeadTime, DORAFailureRatio, DORARecovery, RollbacksTotal,
+	VerificationsTotal, VerificationTime,
 	EvidenceRecords, EvidenceHead, EvidenceChainOK, EvidenceBroken, EvidenceFailures, EvidenceCheckpoint, EvidenceLastRecord, EvidenceSpool, EvidenceInfo,
 	WORMObjects, WORMBytes, WORMMinRetain, WORMNoncompliant, WORMDeleteMarkers,
 	MeshFindings, MeshIgnored, MeshMTLSMode, MeshMTLSStrict, MeshPolicies, MeshLastCheck,

@@ -3,6 +3,7 @@ package kpi
 import (
 	"cmp"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -55,6 +56,7 @@ func Markdown(s *Snapshot, since time.Duration) string {
 		}
 		b.WriteString("\n")
 	}
+	checksAndRollbacks(&b, s)
 
 	if f := s.Family(PromotionsTotal); f != nil {
 		byResult := map[string]float64{}
@@ -62,7 +64,7 @@ func Markdown(s *Snapshot, since time.Duration) string {
 			byResult[smp.Labels[2]] += smp.Value
 		}
 		b.WriteString("```mermaid\npie title Promotions by result\n")
-		for _, k := range slices.Sorted(mapKeys(byResult)) {
+		for _, k := range slices.Sorted(maps.Keys(byResult)) {
 			fmt.Fprintf(&b, "    %q : %s\n", k, number(byResult[k]))
 		}
 		b.WriteString("```\n\n")
@@ -123,16 +125,6 @@ func Markdown(s *Snapshot, since time.Duration) string {
 	return b.String()
 }
 
-func mapKeys(m map[string]float64) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
-			}
-		}
-	}
-}
-
 func days(d time.Duration) string {
 	if d%(24*time.Hour) == 0 {
 		return fmt.Sprintf("%dd", d/(24*time.Hour))
@@ -162,4 +154,50 @@ func mean(s *Snapshot, d *Desc, labels ...string) string {
 // cell escapes a table cell.
 func cell(s string) string {
 	return strings.NewReplacer("|", "\\|", "\n", " ", "\r", " ").Replace(s)
+}
+
+// checksAndRollbacks writes a table of the whole chain's post-deploy checks
+// and rollbacks per service and environment, for those that had any.
+func checksAndRollbacks(b *strings.Builder, s *Snapshot) {
+	type row struct{ service, env string }
+	// passed and failed checks, succeeded and failed rollbacks
+	counts := map[row]*[4]float64{}
+	add := func(d *Desc, first string, result int) {
+		f := s.Family(d)
+		if f == nil {
+			return
+		}
+		for _, smp := range f.Samples {
+			if smp.Value == 0 {
+				continue
+			}
+			r := row{smp.Labels[0], smp.Labels[1]}
+			if counts[r] == nil {
+				counts[r] = &[4]float64{}
+			}
+			i := 0
+			if smp.Labels[result] != first {
+				i = 1
+			}
+			if d == RollbacksTotal {
+				i += 2
+			}
+			counts[r][i] += smp.Value
+		}
+	}
+	add(VerificationsTotal, "passed", 3)
+	add(RollbacksTotal, "succeeded", 2)
+	if len(counts) == 0 {
+		return
+	}
+	rows := slices.SortedFunc(maps.Keys(counts), func(a, b row) int {
+		return cmp.Or(cmp.Compare(a.service, b.service), cmp.Compare(a.env, b.env))
+	})
+	b.WriteString("| service | environment | checks passed (all) | checks failed (all) | rollbacks succeeded (all) | rollbacks failed (all) |\n")
+	b.WriteString("|---|---|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		c := counts[r]
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s |\n", cell(r.service), cell(r.env), number(c[0]), number(c[1]), number(c[2]), number(c[3]))
+	}
+	b.WriteString("\n")
 }
