@@ -2,7 +2,6 @@ package e2e_test
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -59,18 +58,7 @@ func newPromotion(t *testing.T) *promotion {
 	}
 	p := &promotion{failing: map[string]bool{}}
 
-	gw, err := storetest.Start(gwBin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := gw.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	if err := gw.CreateBucket(context.Background(), "evidence", true); err != nil {
-		t.Fatal(err)
-	}
+	gw := storetest.StartWithBucket(t, gwBin, "evidence")
 	p.gw = gw
 
 	p.vault = vaulttest.NewServer(t)

@@ -56,18 +56,7 @@ func s3EvidenceRepo(t *testing.T) (gw *storetest.Gateway, dir, manifest string, 
 	if bin == "" {
 		t.Skip("set VERSITYGW to a versitygw binary; make test does")
 	}
-	gw, err := storetest.Start(bin)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := gw.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	if err := gw.CreateBucket(context.Background(), "evidence", true); err != nil {
-		t.Fatal(err)
-	}
+	gw = storetest.StartWithBucket(t, bin, "evidence")
 	yaml := strings.Replace(evidenceManifest, "  store: file://.promote/evidence\n",
 		"  store: s3://evidence/promote\n  region: us-east-1\n  endpoint: "+gw.Endpoint+"\n  retention_days: 1\n", 1)
 	dir = gittest.Init(t, map[string]string{"promotion.yaml": yaml})

@@ -237,18 +237,7 @@ func tamperedCopy(t *testing.T, r *repo, labels map[string]string) *repo {
 // versitygw: deploy workflows dispatched, production behind required
 // reviewers, web's first production deploy failing.
 func gitHubScenario(t *testing.T, promote, versitygw string, push *pushing) *repo {
-	gw, err := storetest.Start(versitygw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := gw.Stop(); err != nil {
-			t.Error(err)
-		}
-	})
-	if err := gw.CreateBucket(context.Background(), "evidence", true); err != nil {
-		t.Fatal(err)
-	}
+	gw := storetest.StartWithBucket(t, versitygw, "evidence")
 	srv := githubtest.New(githubtest.Options{})
 	t.Cleanup(srv.Close)
 	var mu sync.Mutex

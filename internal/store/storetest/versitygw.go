@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -161,3 +162,22 @@ func (g *Gateway) CreateBucket(ctx context.Context, name string, lock bool) erro
 // Dir is the gateway's directory: the objects live under Dir/root/BUCKET,
 // for tests that change them behind the S3 API's back.
 func (g *Gateway) Dir() string { return g.dir }
+
+// StartWithBucket starts the versitygw binary bin for t with one Object
+// Lock bucket, named bucket, and stops it when t ends.
+func StartWithBucket(t testing.TB, bin, bucket string) *Gateway {
+	t.Helper()
+	gw, err := Start(bin)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := gw.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	if err := gw.CreateBucket(context.Background(), bucket, true); err != nil {
+		t.Fatal(err)
+	}
+	return gw
+}
