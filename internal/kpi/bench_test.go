@@ -91,7 +91,15 @@ func BenchmarkKPI(b *testing.B) {
 	st, keys := benchChain(b, n)
 	b.Logf("built a chain of %d records in %v", n, time.Since(start).Round(time.Millisecond))
 	ctx := context.Background()
-	src := Sources{StoreName: "file://evidence", Store: st, Keys: keys}
+	// The manifest's nodes, as promote kpi passes them: every one starts
+	// at 0.
+	var nodes []Node
+	for i := range 10 {
+		for _, env := range []string{"staging", "production"} {
+			nodes = append(nodes, Node{Service: fmt.Sprintf("svc-%d", i), Environment: env, Checks: []string{"http"}})
+		}
+	}
+	src := Sources{StoreName: "file://evidence", Store: st, Keys: keys, Nodes: nodes}
 	o := Options{Now: t0.Add(n * time.Minute), Since: 30 * 24 * time.Hour}
 
 	measure := func(b *testing.B, f func()) {

@@ -35,6 +35,17 @@ type Input struct {
 	// Deployments are GitHub Deployments that Promote did not make, for
 	// the DORA figures, when asked for.
 	Deployments []Deployment
+	// Nodes are the service@environment nodes the manifest names, whose
+	// counters and histograms start at 0 before any record names them.
+	Nodes []Node
+}
+
+// Node is a service in an environment, as the manifest names it, with the
+// types of the checks that verify it there (http, prometheus, command,
+// workflow).
+type Node struct {
+	Service, Environment string
+	Checks               []string
 }
 
 // WORM is what an audit of the bucket found.
@@ -166,6 +177,18 @@ func records(b *builder, in Input, o Options) {
 	lastMesh := map[string]*evidence.Entry{}
 	named := map[[2]string]bool{}
 	checked := map[[3]string]bool{}
+	// The manifest's nodes start at 0 before their first record, so
+	// that its increase() counts from the first: a new node's first
+	// failure reaches the failure-ratio alert.
+	for _, n := range in.Nodes {
+		if k := [2]string{n.Service, n.Environment}; !named[k] {
+			named[k] = true
+			zero(b, n.Service, n.Environment)
+		}
+		for _, t := range n.Checks {
+			zeroChecks(b, n.Service, n.Environment, t, checked)
+		}
+	}
 	for i := range in.Entries {
 		e := &in.Entries[i]
 		b.add(EvidenceRecords, 1, string(e.Kind))
@@ -253,7 +276,7 @@ func records(b *builder, in Input, o Options) {
 }
 
 // zero creates a service and environment's counters and histograms at 0,
-// for every result, when the chain first names them. A series that first
+// for every result, when the manifest or the chain first names them. A series that first
 // appears already counting is invisible to increase() and rate(): without
 // this, a dashboard or alert would miss the first failure or recovery of
 // every service and environment.
@@ -281,18 +304,26 @@ func verifications(b *builder, e *evidence.Entry, checked map[[3]string]bool) {
 	svc, env := e.Service, e.Environment
 	for i := range e.Verification {
 		v := &e.Verification[i]
-		if k := [3]string{svc, env, v.Type}; !checked[k] {
-			// Both outcomes start at 0, as zero does for the others.
-			checked[k] = true
-			b.add(VerificationsTotal, 0, svc, env, v.Type, evidence.VerificationPassed)
-			b.add(VerificationsTotal, 0, svc, env, v.Type, evidence.VerificationFailed)
-			b.get(VerificationTime, []string{svc, env, v.Type})
-		}
+		zeroChecks(b, svc, env, v.Type, checked)
 		b.add(VerificationsTotal, 1, svc, env, v.Type, v.Outcome)
 		if !strings.HasPrefix(v.Name, "soak/") {
 			b.observe(VerificationTime, v.FinishedAt.Sub(v.StartedAt).Seconds(), svc, env, v.Type)
 		}
 	}
+}
+
+// zeroChecks creates a service, environment and check type's
+// verification series at 0, both outcomes, as zero does for the others,
+// the first time it is called for them.
+func zeroChecks(b *builder, svc, env, typ string, checked map[[3]string]bool) {
+	k := [3]string{svc, env, typ}
+	if checked[k] {
+		return
+	}
+	checked[k] = true
+	b.add(VerificationsTotal, 0, svc, env, typ, evidence.VerificationPassed)
+	b.add(VerificationsTotal, 0, svc, env, typ, evidence.VerificationFailed)
+	b.get(VerificationTime, []string{svc, env, typ})
 }
 
 // mesh sets a service's figures from its last mesh-check record.

@@ -359,3 +359,42 @@ func TestRollbacks(t *testing.T) {
 		}
 	}
 }
+
+// TestManifestNodesStartAtZero seals one record, api@production's first
+// promotion, a failure: its failure counter says 1 and every other node
+// the manifest names has its series at 0 already, so that the next scrape's
+// increase() counts their first records.
+func TestManifestNodesStartAtZero(t *testing.T) {
+	t.Parallel()
+	st, keys, _ := sealChain(t, []evidence.Record{promotion("api", "production", "failed", 1, commit1, time.Hour, 5*time.Minute)})
+	nodes := []Node{
+		{Service: "api", Environment: "staging", Checks: []string{"http", "command"}},
+		{Service: "api", Environment: "production"},
+		{Service: "web", Environment: "staging"},
+	}
+	g := Gather(t.Context(), Sources{StoreName: "file://evidence", Store: st, Keys: keys, Nodes: nodes})
+	if len(g.Errors) > 0 {
+		t.Fatalf("Gather() errors = %v", g.Errors)
+	}
+	s := Compute(g.Input, Options{Now: t0.Add(24 * time.Hour), Since: 30 * 24 * time.Hour})
+	checkFigures(t, s, []want{
+		{PromotionsTotal, []string{"api", "production", "failed"}, 1},
+		{PromotionsTotal, []string{"api", "production", "succeeded"}, 0},
+		{PromotionsTotal, []string{"api", "staging", "failed"}, 0},
+		{PromotionsTotal, []string{"web", "staging", "cancelled"}, 0},
+		{DORADeployments, []string{"web", "staging", "failed"}, 0},
+		{RollbacksTotal, []string{"api", "staging", "succeeded"}, 0},
+		{NodeRetries, []string{"web", "staging"}, 0},
+		{VerificationsTotal, []string{"api", "staging", "http", "failed"}, 0},
+		{VerificationsTotal, []string{"api", "staging", "command", "passed"}, 0},
+	}, []wantHist{
+		{NodeDuration, []string{"api", "production"}, 1, (5 * time.Minute).Seconds()},
+		{NodeDuration, []string{"api", "staging"}, 0, 0},
+		{NodeQueueWait, []string{"web", "staging"}, 0, 0},
+		{DORARecovery, []string{"web", "staging"}, 0, 0},
+		{VerificationTime, []string{"api", "staging", "http"}, 0, 0},
+	})
+	if _, ok := s.Value(VerificationsTotal, "api", "production", "http", "failed"); ok {
+		t.Errorf("%s has a series for api@production, which the manifest verifies with no check", VerificationsTotal.Name)
+	}
+}

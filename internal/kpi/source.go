@@ -33,6 +33,8 @@ type Sources struct {
 	// evidence verify does, instead of the records that a good checkpoint
 	// covers through it (evidence.Verifier.TrustCheckpoints).
 	CheckEverySignature bool
+	// Nodes are the manifest's nodes (Input.Nodes).
+	Nodes []Node
 }
 
 // Auditor is the S3 audit of promote evidence verify (store.S3).
@@ -59,7 +61,7 @@ type Gathered struct {
 // bucket's audit; the spool; GitHub's Deployments. A source that fails is
 // recorded in Errors and leaves its part of the input empty.
 func Gather(ctx context.Context, src Sources) Gathered {
-	g := Gathered{Input: Input{Store: src.StoreName}, Errors: map[string]error{}}
+	g := Gathered{Input: Input{Store: src.StoreName, Nodes: src.Nodes}, Errors: map[string]error{}}
 	v := &evidence.Verifier{Keys: src.Keys, TrustCheckpoints: !src.CheckEverySignature}
 	report, entries, err := v.ReadReport(ctx, src.Store)
 	if err != nil {
