@@ -193,8 +193,10 @@ func gateRecord(promotion evidence.Record, n NodeStatus) (evidence.Record, bool)
 	gate := promotion
 	gate.Kind = evidence.KindGate
 	gate.Attempts = 0
-	// A node's timings and the run belong to its promotion record.
+	// A node's timings, the run, its checks and its rollback belong to its
+	// promotion record; the evidence refuses them on a gate record.
 	gate.QueuedAt, gate.ApprovalWait, gate.CommitTime, gate.APIRequests, gate.Run = time.Time{}, 0, time.Time{}, 0, nil
+	gate.Verification, gate.Rollback = nil, nil
 	gate.Approvers = nil
 	for _, a := range n.Approvals {
 		if !slices.Contains(gate.Approvers, a.Reviewer) {

@@ -1,6 +1,7 @@
 package run
 
 import (
+	"path/filepath"
 	"testing"
 	"testing/synctest"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/promote-dev/promote/internal/clock"
 	"github.com/promote-dev/promote/internal/dag"
 	"github.com/promote-dev/promote/internal/evidence"
+	"github.com/promote-dev/promote/internal/sign"
 )
 
 // TestRecordsCarryKPIFields runs the diamond in dev in a bubble, where
@@ -66,5 +68,40 @@ func TestSummaryOfARunThatStartedNothing(t *testing.T) {
 	st := &Status{StartedAt: time.Now(), Nodes: []NodeStatus{{ID: "a@dev", State: Succeeded, Resumed: true}}}
 	if s := Summary(p, st, ""); s != nil {
 		t.Errorf("Summary() = %+v, want nil: no node ran", s)
+	}
+}
+
+// TestGateRecordOfAVerifiedNode seals the records of a node that reviewers
+// approved and that verification checked: the gate record carries none of
+// the promotion's checks, which the evidence refuses on a gate record
+// (before, such a run's records could never leave the spool).
+func TestGateRecordOfAVerifiedNode(t *testing.T) {
+	t.Parallel()
+	at := time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)
+	promotion := evidence.Record{
+		Kind: evidence.KindPromotion, Commit: "c0ffee0000000000000000000000000000000000", Service: "web", Environment: "production",
+		Node: "web@production", Actor: "octocat", Approvers: []string{}, StartedAt: at, FinishedAt: at.Add(time.Minute),
+		Outcome: "succeeded", Attempts: 1,
+		Verification: []evidence.Verification{{Name: "smoke", Type: "command", Outcome: evidence.VerificationPassed, Attempts: 1,
+			StartedAt: at.Add(30 * time.Second), FinishedAt: at.Add(31 * time.Second)}},
+	}
+	gate, ok := gateRecord(promotion, NodeStatus{Approvals: []Approval{{State: "approved", Reviewer: "alice"}}, ApprovalWaitSeconds: 20})
+	if !ok {
+		t.Fatal("gateRecord() = false, want a gate record")
+	}
+	if gate.Verification != nil || gate.Rollback != nil {
+		t.Errorf("gate record: verification %v, rollback %v; want neither", gate.Verification, gate.Rollback)
+	}
+	dir := t.TempDir()
+	signer, _, err := sign.LoadOrCreateLocal(filepath.Join(dir, "key.pem"), sign.AlgorithmEd25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := evidence.NewLocalStore(filepath.Join(dir, "evidence"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := evidence.Append(t.Context(), st, signer, []evidence.Record{promotion, gate}); err != nil {
+		t.Errorf("sealing the promotion and gate records: %v", err)
 	}
 }
