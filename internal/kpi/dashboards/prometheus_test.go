@@ -571,6 +571,8 @@ func TestDashboardsOnPromoteOutput(t *testing.T) {
 		"Promote: Promotion KPIs: Failed deployment recovery time (median)": positive,
 		"Promote: Promotion KPIs: Change lead time (median)":                positive,
 		"Promote: Promotion KPIs: Succeeded":                                func(v float64) bool { return v > 0.5 && v < 1 },
+		// acme/app's command checks: one failed (web@production, release-2).
+		"Promote: Promotion KPIs: Verification failure ratio by type": func(v float64) bool { return v > 0 && v < 1 },
 		// example/tampered's chain does not verify.
 		"Promote: Evidence chain integrity: Chain verified": func(v float64) bool { return v == 0 },
 		// The demo made service-b's namespace PERMISSIVE.
@@ -579,6 +581,8 @@ func TestDashboardsOnPromoteOutput(t *testing.T) {
 		"Promote: WORM storage: Objects":          positive,
 		"Promote: WORM storage: Retention margin": func(v float64) bool { return v > 0 && v <= 86400 },
 	})
+	checkNewNodeFailure(t, p, snaps)
+	checkRollback(t, p, w)
 	maps.Copy(exported, metricNames(t, p))
 	// The rules name only metrics that promote kpi or promote kpi serve
 	// export.
@@ -721,6 +725,51 @@ func checkValues(t *testing.T, p *prometheusServer, w window, want map[string]fu
 	for name := range want {
 		if !found[name] {
 			t.Errorf("no panel %q", name)
+		}
+	}
+}
+
+// instant evaluates expr at time at and returns its values.
+func (p *prometheusServer) instant(t *testing.T, expr string, at time.Time) []float64 {
+	t.Helper()
+	var r queryResult
+	if err := p.get("/api/v1/query", url.Values{"query": {expr}, "time": {unixString(at)}}, &r); err != nil {
+		t.Fatalf("%s: %v", expr, err)
+	}
+	return r.values()
+}
+
+// checkNewNodeFailure checks that web@production's first record, a
+// failure, shows in increase() between acme/app's first two snapshots:
+// the first, before any run, has the manifest's nodes at 0; the second
+// has the failure. Without the zeros the series would start at 1 and
+// increase() would find no growth (the failure-ratio alert's input).
+func checkNewNodeFailure(t *testing.T, p *prometheusServer, snaps []snapshot) {
+	t.Helper()
+	var gh []snapshot
+	for _, s := range snaps {
+		if s.labels["repository"] == "acme/app" {
+			gh = append(gh, s)
+		}
+	}
+	const series = `promote_promotions_total{repository="acme/app",service="web",environment="production",result="failed"}`
+	if vs := p.instant(t, series, gh[0].at); len(vs) != 1 || vs[0] != 0 {
+		t.Errorf("before the first run: %s = %v, want one 0 (the manifest's node exported at 0)", series, vs)
+	}
+	const expr = `sum(increase(` + series + `[90s]))`
+	if vs := p.instant(t, expr, gh[1].at); len(vs) != 1 || vs[0] < 1 {
+		t.Errorf("after web@production's first failure: %s = %v, want one value of at least 1", expr, vs)
+	}
+}
+
+// checkRollback checks that acme/app's rollback of web@production
+// succeeded, as the rollbacks panel counts it.
+func checkRollback(t *testing.T, p *prometheusServer, w window) {
+	t.Helper()
+	for result, want := range map[string]float64{"succeeded": 1, "failed": 0} {
+		expr := `sum(promote_rollbacks_total{repository="acme/app",service="web",environment="production",result="` + result + `"})`
+		if vs := p.instant(t, expr, w.to); len(vs) != 1 || vs[0] != want {
+			t.Errorf("%s = %v, want %v", expr, vs, want)
 		}
 	}
 }

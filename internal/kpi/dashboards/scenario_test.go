@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/promote-dev/promote/internal/githubtest"
+	"github.com/promote-dev/promote/internal/sign"
 	"github.com/promote-dev/promote/internal/store/storetest"
 )
 
@@ -235,11 +236,17 @@ func tamperedCopy(t *testing.T, r *repo, labels map[string]string) *repo {
 // gitHubScenario promotes two services through the in-memory GitHub
 // (internal/githubtest), sealing evidence in an Object Lock bucket on
 // versitygw: deploy workflows dispatched, production behind required
-// reviewers, web's first production deploy failing.
+// reviewers, every deploy verified by a command check; three commits:
+// main, whose web@production deploy fails (a new node whose first record
+// is a failure), release-1, all succeeding, and release-2, whose
+// web@production check fails: the node is rolled back to release-1. A snapshot
+// before the first run has no record, only the manifest's nodes at 0.
 func gitHubScenario(t *testing.T, promote, versitygw string, push *pushing) *repo {
 	gw := storetest.StartWithBucket(t, versitygw, "evidence")
 	srv := githubtest.New(githubtest.Options{})
 	t.Cleanup(srv.Close)
+	srv.SetBranches("release-1", "release-2")
+	bad := srv.SHA("release-2")
 	var mu sync.Mutex
 	failed := false
 	srv.AddWorkflow("deploy.yml", githubtest.Workflow{
@@ -257,7 +264,6 @@ func gitHubScenario(t *testing.T, promote, versitygw string, push *pushing) *rep
 	})
 	srv.AddEnvironment("production", githubtest.Protection{Reviewers: []string{"release-managers"}})
 	srv.SetApprover(func(int64, string) (time.Duration, bool) { return 300 * time.Millisecond, true })
-	srv.SetBranches("release-1")
 	base := []string{
 		"GITHUB_API_URL=" + srv.URL(),
 		"GITHUB_REPOSITORY=acme/app",
@@ -268,12 +274,27 @@ func gitHubScenario(t *testing.T, promote, versitygw string, push *pushing) *rep
 	}
 	r := newRepo(t, promote, map[string]string{"job": "promote", "repository": "acme/app"}, base...)
 	r.push = push
-	r.write(map[string]string{"promotion.yaml": `version: 1
-defaults: {max_parallel: 2, timeout: 5m, expected_duration: 2s, retries: 0, deploy: {workflow: deploy.yml}}
+	// The smoke check fails web@production on release-2 only: its node
+	// fails and rolls back to release-1, whose own check passes.
+	smoke := `#!/bin/sh
+if [ "$PROMOTE_SERVICE@$PROMOTE_ENVIRONMENT $PROMOTE_REF" = "web@production ` + bad + `" ]; then
+  echo "web@production: /healthz answers 503" >&2
+  exit 1
+fi
+echo "$PROMOTE_SERVICE@$PROMOTE_ENVIRONMENT answers"
+`
+	r.write(map[string]string{"smoke.sh": smoke, "promotion.yaml": `version: 1
+defaults:
+  max_parallel: 2
+  timeout: 5m
+  expected_duration: 2s
+  retries: 0
+  deploy: {workflow: deploy.yml}
+  verify: {failures: 1, checks: [{name: smoke, command: ./smoke.sh}]}
 environments: [{name: dev}, {name: production, protected: true}]
 services:
   api: {paths: ["api/**"]}
-  web: {paths: ["web/**"], depends_on: [api]}
+  web: {paths: ["web/**"], depends_on: [api], rollback: {environments: [production]}}
 evidence:
   store: s3://evidence/promote
   region: us-east-1
@@ -282,7 +303,13 @@ evidence:
   signer: {local: {path: .promote/keys/evidence.pem, algorithm: ed25519}}
 `})
 	r.commit("first", time.Now().Add(-3*time.Hour))
-	for _, ref := range []string{"main", "release-1"} {
+	// The signing key exists before the first run, as a provisioned one
+	// would; promote kpi reads its public key.
+	if _, _, err := sign.LoadOrCreateLocal(filepath.Join(r.dir, ".promote", "keys", "evidence.pem"), sign.AlgorithmEd25519); err != nil {
+		t.Fatal(err)
+	}
+	r.kpi()
+	for _, ref := range []string{"main", "release-1", "release-2"} {
 		r.env = append(r.env, "GITHUB_SHA="+srv.SHA(ref))
 		r.run([]int{0, 1}, "run", "--soak", "0s", "--heartbeat", "0")
 		r.kpi()
