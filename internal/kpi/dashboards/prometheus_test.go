@@ -598,10 +598,11 @@ func TestDashboardsOnPromoteOutput(t *testing.T) {
 	checkRules(t, p)
 	// What the scenarios did wrong, and nothing else, fires: the demo's
 	// service-b namespace lost STRICT mTLS, example/tampered's chain is
-	// broken.
+	// broken, acme/app's web@production was rolled back.
 	checkAlerts(t, p, []string{
 		"PromoteEvidenceChainBroken example/tampered",
 		"PromoteMeshStrictMTLSLost example/demo",
+		"PromoteRollbackHappened acme/app",
 	})
 	phase("evaluate")
 }
