@@ -80,17 +80,6 @@ func promotionKPIs() spec {
 					description: "The last run's makespan over its critical-path lower bound: 1 is the best any schedule could do.",
 					queries:     []query{{expr: `max(promote_run_makespan_lower_bound_ratio)`}}},
 			}},
-			{title: "Verification and rollback", panels: []panel{
-				{kind: barGauge, title: "Verification failure ratio by type", unit: "percentunit", width: 8,
-					description: "Failed ÷ all post-deploy and soak checks in the time range, by check type (http, prometheus, command, workflow); a failed check fails its node, and may roll it back.",
-					queries:     []query{{expr: `sum by (type) (increase(promote_verifications_total{` + sel + `,outcome="failed"}[$__range])) / sum by (type) (increase(promote_verifications_total{` + sel + `}[$__range]))`, legend: "{{type}}"}}},
-				{kind: timeSeries, title: "Verification duration", unit: "s", width: 8,
-					description: "90th percentile of the time a post-deploy check took to pass or fail, by check type, per rate interval (soak checks left out: they last the soak).",
-					queries:     []query{{expr: `histogram_quantile(0.9, sum by (le, type) (increase(promote_verification_duration_seconds_bucket{` + sel + `}[$__rate_interval])))`, legend: "{{type}} p90"}}},
-				{kind: timeSeries, title: "Rollbacks by result", unit: "short", width: 8,
-					description: "Rollbacks per rate interval, by result: automatic ones after a failed node (rollback: in the manifest), manual ones (promote rollback), and redeploys of an earlier version.",
-					queries:     []query{{expr: `sum by (result) (increase(promote_rollbacks_total{` + sel + `}[$__rate_interval]))`, legend: "{{result}}"}}},
-			}},
 			{title: "DORA", panels: []panel{
 				{kind: statPanel, title: "Deployment frequency", unit: "suffix: /day",
 					description: "Successful deployments per day over the promote kpi --since window (DORA: deployment frequency).",
@@ -110,6 +99,19 @@ func promotionKPIs() spec {
 				{kind: barGauge, title: "Change failure rate (promote kpi --since window)", unit: "percentunit", width: 12,
 					description: "promote_dora_change_failure_ratio per service and environment, over the window promote kpi was given.",
 					queries:     []query{{expr: `promote_dora_change_failure_ratio{` + sel + `}`, legend: "{{service}}@{{environment}}"}}},
+			}},
+			// Last, so that the panels above keep their ids (Grafana links
+			// to a panel by id).
+			{title: "Verification and rollback", panels: []panel{
+				{kind: barGauge, title: "Verification failure ratio by type", unit: "percentunit", width: 8,
+					description: "Failed ÷ all post-deploy and soak checks in the time range, by check type (http, prometheus, command, workflow); a failed check fails its node, and may roll it back.",
+					queries:     []query{{expr: `sum by (type) (increase(promote_verifications_total{` + sel + `,outcome="failed"}[$__range])) / sum by (type) (increase(promote_verifications_total{` + sel + `}[$__range]))`, legend: "{{type}}"}}},
+				{kind: timeSeries, title: "Verification duration", unit: "s", width: 8,
+					description: "90th percentile of the time a post-deploy check took to pass or fail, by check type, per rate interval (soak checks left out: they last the soak).",
+					queries:     []query{{expr: `histogram_quantile(0.9, sum by (le, type) (increase(promote_verification_duration_seconds_bucket{` + sel + `}[$__rate_interval])))`, legend: "{{type}} p90"}}},
+				{kind: timeSeries, title: "Rollbacks by result", unit: "short", width: 8,
+					description: "Rollbacks per rate interval, by result: automatic ones after a failed node (rollback: in the manifest), manual ones (promote rollback), and redeploys of an earlier version.",
+					queries:     []query{{expr: `sum by (result) (increase(promote_rollbacks_total{` + sel + `}[$__rate_interval]))`, legend: "{{result}}"}}},
 			}},
 		},
 	}
