@@ -305,3 +305,31 @@ func TestKPIS3(t *testing.T) {
 		t.Errorf("kpi after a delete marker: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// TestRunExportsManifestNodesAtZero promotes dev only: the metrics promote
+// run writes hold prod's nodes too, which no record names yet, at 0, so
+// that their first records count in increase().
+func TestRunExportsManifestNodesAtZero(t *testing.T) {
+	t.Parallel()
+	dir := gittest.Init(t, map[string]string{"promotion.yaml": evidenceManifest})
+	file := filepath.Join(dir, "promote.prom")
+	r := promote(t, nil, "run", "--manifest", filepath.Join(dir, "promotion.yaml"), "--to", "dev", "--status-file", filepath.Join(dir, "status.json"),
+		"--heartbeat", "0", "--metrics-file", file)
+	if r.code != ExitOK {
+		t.Fatalf("run --to dev: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		`promote_promotions_total{environment="dev",result="succeeded",service="web"} 1`,
+		`promote_promotions_total{environment="prod",result="failed",service="web"} 0`,
+		`promote_promotions_total{environment="prod",result="succeeded",service="api"} 0`,
+		`promote_node_duration_seconds_count{environment="prod",service="api"} 0`,
+	} {
+		if !strings.Contains(string(data), want) {
+			t.Errorf("--metrics-file lacks %s:\n%s", want, data)
+		}
+	}
+}
