@@ -84,7 +84,8 @@ type Check struct {
 	HTTP       *HTTPCheck
 	Prometheus *PrometheusCheck
 	// Command runs in the manifest's directory with PROMOTE_SERVICE,
-	// PROMOTE_ENVIRONMENT and PROMOTE_COMMIT set; exit status 0 passes.
+	// PROMOTE_ENVIRONMENT, PROMOTE_GITHUB_ENVIRONMENT and PROMOTE_REF (the
+	// commit) set, as a deploy command; exit status 0 passes.
 	Command string
 	// Workflow is a workflow file dispatched with inputs service,
 	// environment and ref; its run's conclusion decides.
