@@ -279,6 +279,34 @@ func (c *Command) evidenceFlush(ctx context.Context, rt *actions.Runtime, args [
 	return c.flushSpool(ctx, spool, store, signer, keys)
 }
 
+// openedEvidence is a manifest's evidence, opened for reading: the store,
+// its S3 bucket when it is one (nil otherwise), and the keys to trust.
+type openedEvidence struct {
+	m       *manifest.Manifest
+	store   evidence.Store
+	s3      *store.S3
+	trusted map[string]crypto.PublicKey
+}
+
+// openEvidence loads the manifest at path and opens its evidence store with
+// the keys to trust: keys, or by default the signer's. evidence verify,
+// gate replay and kpi read the chain this way.
+func (c *Command) openEvidence(ctx context.Context, rt *actions.Runtime, path string, keys keyFiles) (*openedEvidence, error) {
+	m, err := c.evidenceManifest(rt, path)
+	if err != nil {
+		return nil, err
+	}
+	trusted, err := c.trustedKeys(ctx, rt, m, keys)
+	if err != nil {
+		return nil, err
+	}
+	st, s3, err := c.evidenceStore(ctx, m)
+	if err != nil {
+		return nil, err
+	}
+	return &openedEvidence{m: m, store: st, s3: s3, trusted: trusted}, nil
+}
+
 // evidenceManifest reads the manifest and insists on an evidence section.
 func (c *Command) evidenceManifest(rt *actions.Runtime, path string) (*manifest.Manifest, error) {
 	_, m, err := c.loadManifest(rt, path, false)
@@ -307,18 +335,11 @@ func (c *Command) evidenceVerify(ctx context.Context, rt *actions.Runtime, args 
 	if err := parse(fs, rt, args); err != nil {
 		return err
 	}
-	m, err := c.evidenceManifest(rt, manifestPath)
+	ev, err := c.openEvidence(ctx, rt, manifestPath, keys)
 	if err != nil {
 		return err
 	}
-	trusted, err := c.trustedKeys(ctx, rt, m, keys)
-	if err != nil {
-		return err
-	}
-	st, s3, err := c.evidenceStore(ctx, m)
-	if err != nil {
-		return err
-	}
+	m, st, s3, trusted := ev.m, ev.store, ev.s3, ev.trusted
 	report, err := evidence.Verify(ctx, st, trusted)
 	if err != nil {
 		return fmt.Errorf("verify the evidence in %s: %w", m.Evidence.Store, err)

@@ -295,18 +295,11 @@ func (c *Command) gateReplay(ctx context.Context, rt *actions.Runtime, args []st
 	if err := parse(fs, rt, args); err != nil {
 		return err
 	}
-	m, err := c.evidenceManifest(rt, manifestPath)
+	ev, err := c.openEvidence(ctx, rt, manifestPath, keys)
 	if err != nil {
 		return err
 	}
-	trusted, err := c.trustedKeys(ctx, rt, m, keys)
-	if err != nil {
-		return err
-	}
-	store, _, err := c.evidenceStore(ctx, m)
-	if err != nil {
-		return err
-	}
+	store, trusted := ev.store, ev.trusted
 	engine, err := gate.LoadPolicies(ctx, dirs)
 	if err != nil {
 		return badInput(err)

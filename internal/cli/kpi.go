@@ -103,18 +103,11 @@ func (c *Command) parseKPI(rt *actions.Runtime, name string, args []string) (kpi
 
 // kpiSources opens what the figures are computed from.
 func (c *Command) kpiSources(ctx context.Context, rt *actions.Runtime, o kpiOptions) (kpi.Sources, error) {
-	m, err := c.evidenceManifest(rt, o.manifest)
+	ev, err := c.openEvidence(ctx, rt, o.manifest, o.keys)
 	if err != nil {
 		return kpi.Sources{}, err
 	}
-	keys, err := c.trustedKeys(ctx, rt, m, o.keys)
-	if err != nil {
-		return kpi.Sources{}, err
-	}
-	st, s3, err := c.evidenceStore(ctx, m)
-	if err != nil {
-		return kpi.Sources{}, err
-	}
+	m, st, s3, keys := ev.m, ev.store, ev.s3, ev.trusted
 	spool := spoolOf(m)
 	src := kpi.Sources{StoreName: m.Evidence.Store, Store: st, Keys: keys, Spool: &spool, Window: o.since, CheckEverySignature: o.everySig, Nodes: kpiNodes(m)}
 	if s3 != nil {
