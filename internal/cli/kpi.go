@@ -9,13 +9,11 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/promote-dev/promote/internal/actions"
-	"github.com/promote-dev/promote/internal/dag"
 	"github.com/promote-dev/promote/internal/github"
 	"github.com/promote-dev/promote/internal/kpi"
 	"github.com/promote-dev/promote/internal/manifest"
@@ -109,7 +107,7 @@ func (c *Command) kpiSources(ctx context.Context, rt *actions.Runtime, o kpiOpti
 	}
 	m, st, s3, keys := ev.m, ev.store, ev.s3, ev.trusted
 	spool := spoolOf(m)
-	src := kpi.Sources{StoreName: m.Evidence.Store, Store: st, Keys: keys, Spool: &spool, Window: o.since, CheckEverySignature: o.everySig, Nodes: kpiNodes(m)}
+	src := kpi.Sources{StoreName: m.Evidence.Store, Store: st, Keys: keys, Spool: &spool, Window: o.since, CheckEverySignature: o.everySig, Nodes: kpi.ManifestNodes(m)}
 	if s3 != nil {
 		src.Bucket = s3
 	}
@@ -123,27 +121,6 @@ func (c *Command) kpiSources(ctx context.Context, rt *actions.Runtime, o kpiOpti
 		}
 	}
 	return src, nil
-}
-
-// kpiNodes returns the nodes the manifest promotes, every service in every
-// environment it may enter, with the types of their checks there, whose
-// series start at 0 before any record names them.
-func kpiNodes(m *manifest.Manifest) []kpi.Node {
-	g, err := dag.Build(m, dag.Selection{})
-	if err != nil {
-		return nil // not with the zero selection of a valid manifest
-	}
-	nodes := make([]kpi.Node, len(g.Nodes))
-	for i, n := range g.Nodes {
-		svc, env := m.Services[n.Service].Name, m.Environments[n.Env].Name
-		nodes[i] = kpi.Node{Service: svc, Environment: env}
-		for _, c := range m.Verification(svc, env) {
-			if t := c.Type(); !slices.Contains(nodes[i].Checks, t) {
-				nodes[i].Checks = append(nodes[i].Checks, t)
-			}
-		}
-	}
-	return nodes
 }
 
 func runKPI(ctx context.Context, c *Command, rt *actions.Runtime, args []string) error {

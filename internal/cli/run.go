@@ -230,10 +230,10 @@ func (c *Command) exportRunMetrics(ctx context.Context, rt *actions.Runtime, o r
 	}
 	var g kpi.Gathered
 	if l.store == nil {
-		g.Input = kpi.Input{Store: l.m.Evidence.Store, ReadErr: l.storeErr, Nodes: kpiNodes(l.m)}
+		g.Input = kpi.Input{Store: l.m.Evidence.Store, ReadErr: l.storeErr, Nodes: kpi.ManifestNodes(l.m)}
 		g.Spool, g.SpoolErr = l.spool.Records(l.keys)
 	} else {
-		g = kpi.Gather(ctx, kpi.Sources{StoreName: l.m.Evidence.Store, Store: l.store, Keys: l.keys, Spool: &l.spool, Nodes: kpiNodes(l.m)})
+		g = kpi.Gather(ctx, kpi.Sources{StoreName: l.m.Evidence.Store, Store: l.store, Keys: l.keys, Spool: &l.spool, Nodes: kpi.ManifestNodes(l.m)})
 	}
 	reg := kpi.Registry(kpi.Compute(g.Input, kpi.Options{Now: time.Now(), Since: 30 * 24 * time.Hour}))
 	if o.metricsFile != "" {
